@@ -1,0 +1,40 @@
+"""The few places where the provider must know whether it runs inside an Airflow task.
+
+Inside a task (Task SDK), Variables and Connections come through the supervisor and the API
+server. Outside (CLI, a Python shell, the API server's Test button) ``airflow.sdk`` cannot reach
+the metadata DB, so the core models are used instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from airflow.sdk.log import mask_secret
+
+
+def in_task() -> bool:
+    runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
+    return getattr(runner, "SUPERVISOR_COMMS", None) is not None
+
+
+def get_connection(conn_id: str) -> Any:
+    """The Airflow connection ``conn_id``, from the Task SDK in a task and from the metadata DB outside."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        if in_task():
+            raise
+    from airflow.models.connection import Connection
+
+    return Connection.get_connection_from_secrets(conn_id)
+
+
+def mask(*secrets: str | None) -> None:
+    """Register values with Airflow's secrets masker, in the task and in its supervisor."""
+    for secret in secrets:
+        if secret:
+            mask_secret(secret)

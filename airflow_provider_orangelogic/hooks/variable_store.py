@@ -1,0 +1,117 @@
+"""The token pair's home: one Airflow Variable per connection, holding the whole pair as JSON."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from airflow_provider_orangelogic.hooks._airflow_context import in_task
+from airflow_provider_orangelogic.oauth.errors import TokenStoreError
+from airflow_provider_orangelogic.oauth.tokens import TokenPair
+
+log = logging.getLogger(__name__)
+
+VARIABLE_DESCRIPTION = (
+    "OAuth token pair of the Orange Logic connection {conn_id}, managed by airflow-provider-orangelogic. "
+    "Do not edit: run the orangelogic_token_exchange DAG to replace it."
+)
+
+
+def default_variable_key(conn_id: str) -> str:
+    # "token" in the key makes Airflow mask the value in the UI and in logs.
+    return f"orangelogic_token_{conn_id}"
+
+
+class VariableTokenStore:
+    """Reads and writes the pair through the Task SDK inside tasks and the metadata DB outside."""
+
+    def __init__(self, key: str, conn_id: str, *, write_attempts: int = 3, write_backoff: float = 1.0) -> None:
+        self.name = key
+        self.conn_id = conn_id
+        self.description = f"Airflow Variable {key!r}"
+        self.write_attempts = write_attempts
+        self.write_backoff = write_backoff
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(key={self.name!r})"
+
+    def load(self) -> TokenPair | None:
+        raw = self._read()
+        if raw is None:
+            return None
+        return TokenPair.from_json(raw, source=self.description)
+
+    def save(self, pair: TokenPair) -> None:
+        self.check_writable()
+        value = pair.to_json()
+        description = VARIABLE_DESCRIPTION.format(conn_id=self.conn_id)
+        for attempt in range(1, self.write_attempts + 1):
+            try:
+                self._write(value, description)
+                return
+            except Exception as err:
+                if attempt == self.write_attempts:
+                    raise TokenStoreError(
+                        f"Could not write the new token pair to {self.description} after {attempt} attempts "
+                        f"({type(err).__name__}). The previous refresh token may already be spent: if the next "
+                        "refresh fails with invalid_grant, authorize again and run orangelogic_token_exchange."
+                    ) from None
+                log.warning("Writing %s failed (%s); retrying.", self.description, type(err).__name__)
+                time.sleep(self.write_backoff * attempt)
+
+    def check_writable(self) -> None:
+        """Fail before a refresh if a secrets backend or env var hides the Variable we write to.
+
+        Reads go through the secrets backends first, so a pair written to the metadata DB would
+        never be read back and the next refresh would present a spent refresh token.
+        """
+        backend = self._shadowing_backend()
+        if backend:
+            raise TokenStoreError(
+                f"{self.description} is also defined in {backend}, which Airflow reads before the metadata "
+                f"DB: newly written tokens would never be read back. Remove it there (for the environment "
+                f"variable backend: unset AIRFLOW_VAR_{self.name.upper()}), or point token_variable on the "
+                "connection to another key."
+            )
+
+    def _shadowing_backend(self) -> str | None:
+        from airflow.sdk.execution_time.supervisor import ensure_secrets_backend_loaded
+
+        for backend in ensure_secrets_backend_loaded():
+            kind = type(backend).__name__
+            if kind in ("ExecutionAPISecretsBackend", "MetastoreBackend"):
+                continue
+            try:
+                if backend.get_variable(key=self.name) is not None:
+                    return kind
+            except Exception:  # noqa: S112 - an unreachable backend cannot shadow anything
+                continue
+        return None
+
+    def _read(self) -> str | None:
+        if in_task():
+            from airflow.sdk import SecretCache, Variable
+
+            # A cached copy could be a pair another worker has already refreshed away; presenting its
+            # refresh token again is exactly what must never happen.
+            SecretCache.invalidate_variable(self.name)
+            return Variable.get(self.name, default=None)
+        from airflow.models.variable import Variable as CoreVariable
+
+        try:
+            return CoreVariable.get(self.name, default_var=None)
+        except Exception as err:
+            raise TokenStoreError(
+                f"Could not read {self.description} from the metadata DB ({type(err).__name__}). Check that "
+                "AIRFLOW_HOME / the sql_alchemy_conn setting point at your Airflow database."
+            ) from None
+
+    def _write(self, value: str, description: str) -> None:
+        if in_task():
+            from airflow.sdk import Variable
+
+            Variable.set(self.name, value, description=description)
+            return
+        from airflow.models.variable import Variable as CoreVariable
+
+        CoreVariable.set(self.name, value, description=description)

@@ -1,0 +1,67 @@
+"""The lock that serialises refreshes of one grant among threads and processes on one host.
+
+Threads share a ``threading.Lock`` per lock name; processes share an ``flock`` on a file in a
+lock directory. Deployments spanning several hosts need one refresher per grant on top of this
+(see docs/token-lifecycle.md): no lock here reaches another machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+
+from airflow_provider_orangelogic.oauth.errors import TokenStoreError
+
+LOCK_DIR_ENV = "ORANGELOGIC_LOCK_DIR"
+_thread_locks: dict[str, threading.Lock] = {}
+_registry_guard = threading.Lock()
+
+
+def default_lock_dir() -> str:
+    return os.environ.get(LOCK_DIR_ENV) or os.path.join(tempfile.gettempdir(), "airflow-orangelogic-locks")
+
+
+def _thread_lock(name: str) -> threading.Lock:
+    with _registry_guard:
+        return _thread_locks.setdefault(name, threading.Lock())
+
+
+@contextlib.contextmanager
+def refresh_lock(name: str, *, lock_dir: str | None = None, timeout: float = 300.0) -> Iterator[None]:
+    """Hold the host-wide refresh lock for ``name``; raise TokenStoreError after ``timeout`` seconds."""
+    directory = lock_dir or default_lock_dir()
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    # Hash the name so any Variable key maps to a safe file name.
+    path = os.path.join(directory, hashlib.sha256(name.encode()).hexdigest()[:32] + ".lock")
+    deadline = time.monotonic() + timeout
+    thread_lock = _thread_lock(name)
+    if not thread_lock.acquire(timeout=timeout):
+        raise TokenStoreError(f"Timed out after {timeout:g} s waiting for another thread refreshing {name}.")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise TokenStoreError(
+                            f"Timed out after {timeout:g} s waiting for another process refreshing {name} "
+                            f"(lock file {path})."
+                        ) from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+    finally:
+        thread_lock.release()

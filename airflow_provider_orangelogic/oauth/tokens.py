@@ -1,0 +1,215 @@
+"""The token pair: its stored JSON record and how a token endpoint answer becomes one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pendulum
+from pendulum import DateTime
+
+from airflow_provider_orangelogic.oauth.errors import TokenEndpointError, TokenStoreError
+
+log = logging.getLogger(__name__)
+
+GRANT_AUTHORIZATION_CODE = "authorization_code"
+GRANT_REFRESH_TOKEN = "refresh_token"
+RECORD_VERSION = 1
+# An access token said to live longer than this is a server bug; the fallback lifetime is safer.
+MAX_PLAUSIBLE_LIFETIME = 366 * 24 * 3600
+
+_REQUIRED_FIELDS = (
+    "access_token",
+    "refresh_token",
+    "token_type",
+    "access_token_expires_at",
+    "refresh_token_expires_at",
+    "obtained_at",
+    "obtained_by",
+    "host",
+)
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """An access/refresh token pair with its expiry times; the tokens never appear in repr."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    token_type: str
+    access_token_expires_at: DateTime
+    refresh_token_expires_at: DateTime
+    obtained_at: DateTime
+    obtained_by: str
+    host: str
+    # Epoch seconds of access_token_expires_at, so the per-request validity check is a float compare.
+    access_expiry_ts: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "access_expiry_ts", self.access_token_expires_at.timestamp())
+
+    # -- policy ---------------------------------------------------------------------------------
+
+    def access_token_valid(self, now_ts: float, leeway: float = 0.0) -> bool:
+        return bool(self.access_token) and now_ts + leeway < self.access_expiry_ts
+
+    def refresh_token_valid(self, now: DateTime) -> bool:
+        return now < self.refresh_token_expires_at
+
+    @property
+    def access_lifetime(self) -> float:
+        return max(0.0, (self.access_token_expires_at - self.obtained_at).total_seconds())
+
+    def needs_refresh(self, now: DateTime, threshold: float) -> bool:
+        """True once less than ``threshold`` of the access token's lifetime is left."""
+        remaining = (self.access_token_expires_at - now).total_seconds()
+        return not self.access_token or remaining < threshold * self.access_lifetime
+
+    def summary(self, now: DateTime | None = None) -> dict[str, Any]:
+        """What a log, an XCom or the UI may show: expiry times and lifetimes, never a token."""
+        now = now or pendulum.now("UTC")
+        return {
+            "host": self.host,
+            "token_type": self.token_type,
+            "obtained_by": self.obtained_by,
+            "obtained_at": self.obtained_at.to_iso8601_string(),
+            "access_token_expires_at": self.access_token_expires_at.to_iso8601_string(),
+            "refresh_token_expires_at": self.refresh_token_expires_at.to_iso8601_string(),
+            "access_token_seconds_left": int(max(0, (self.access_token_expires_at - now).total_seconds())),
+            "refresh_token_seconds_left": int(max(0, (self.refresh_token_expires_at - now).total_seconds())),
+        }
+
+    # -- the stored record ----------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        record = {
+            "version": RECORD_VERSION,
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": self.token_type,
+            "access_token_expires_at": self.access_token_expires_at.to_iso8601_string(),
+            "refresh_token_expires_at": self.refresh_token_expires_at.to_iso8601_string(),
+            "obtained_at": self.obtained_at.to_iso8601_string(),
+            "obtained_by": self.obtained_by,
+            "host": self.host,
+        }
+        return json.dumps(record, indent=2)
+
+    @classmethod
+    def from_json(cls, text: Any, *, source: str) -> TokenPair:
+        """Parse a stored record; ``source`` names where it came from (e.g. the Variable) for messages."""
+        fix = (
+            f"Delete {source} and run the orangelogic_token_exchange DAG with a new authorization code "
+            "to store a fresh pair."
+        )
+        if isinstance(text, (bytes, bytearray)):
+            text = text.decode("utf-8", errors="replace")
+        if isinstance(text, str):
+            try:
+                record = json.loads(text)
+            except ValueError:
+                raise TokenStoreError(f"{source} does not hold valid JSON (it may be truncated). {fix}") from None
+        else:
+            record = text
+        if not isinstance(record, dict):
+            raise TokenStoreError(
+                f"{source} holds a JSON {type(record).__name__}, not the token record object. {fix}"
+            )
+        missing = [name for name in _REQUIRED_FIELDS if name not in record]
+        if missing:
+            raise TokenStoreError(f"{source} lacks the field(s) {', '.join(missing)}. {fix}")
+        for name in ("access_token", "refresh_token", "token_type", "obtained_by", "host"):
+            if not isinstance(record[name], str):
+                raise TokenStoreError(f"{source}: field {name} must be a string. {fix}")
+        if not record["refresh_token"]:
+            raise TokenStoreError(f"{source}: refresh_token is empty. {fix}")
+        return cls(
+            access_token=record["access_token"],
+            refresh_token=record["refresh_token"],
+            token_type=record["token_type"],
+            access_token_expires_at=_parse_time(record, "access_token_expires_at", source, fix),
+            refresh_token_expires_at=_parse_time(record, "refresh_token_expires_at", source, fix),
+            obtained_at=_parse_time(record, "obtained_at", source, fix),
+            obtained_by=record["obtained_by"],
+            host=record["host"],
+        )
+
+
+def _parse_time(record: dict[str, Any], name: str, source: str, fix: str) -> DateTime:
+    value = record[name]
+    try:
+        parsed = pendulum.parse(value) if isinstance(value, str) else None
+    except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
+        parsed = None
+    if not isinstance(parsed, DateTime):
+        raise TokenStoreError(f"{source}: {name} is not an ISO 8601 date-time. {fix}")
+    return parsed.in_timezone("UTC")
+
+
+def _lifetime(payload: dict[str, Any], fallback: float) -> float:
+    """Seconds the new access token lives: ``expires_in`` when it is a sane number, else the fallback.
+
+    A bad value never rejects the answer: by then the server has issued the pair (and may have
+    retired the previous refresh token), so dropping it would lose the grant.
+    """
+    if "expires_in" not in payload or payload["expires_in"] is None:
+        return fallback
+    raw = payload["expires_in"]
+    try:
+        seconds = float(raw) if not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_PLAUSIBLE_LIFETIME:
+        log.warning(
+            "The token endpoint sent an unusable expires_in (%.40r); assuming the configured "
+            "access-token lifetime of %d seconds.",
+            raw,
+            fallback,
+        )
+        return fallback
+    return seconds
+
+
+def pair_from_response(
+    payload: Any,
+    *,
+    grant: str,
+    host: str,
+    now: DateTime,
+    access_lifetime: float,
+    refresh_lifetime: float,
+    previous: TokenPair | None = None,
+) -> TokenPair:
+    """Turn a successful token endpoint answer into a pair, computing expiry times from ``now``.
+
+    A refresh answer without a refresh token keeps the previous one with its original expiry.
+    """
+    if not isinstance(payload, dict):
+        raise TokenEndpointError("The token endpoint answered 200 but not with a JSON object.")
+    access_token = payload.get("access_token")
+    refresh_token = payload.get("refresh_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise TokenEndpointError("The token endpoint answered 200 without an access_token.")
+    if refresh_token is not None and not isinstance(refresh_token, str):
+        raise TokenEndpointError("The token endpoint sent a refresh_token that is not a string.")
+    if refresh_token:
+        refresh_expires_at = now.add(seconds=int(refresh_lifetime))
+    elif previous is not None and grant == GRANT_REFRESH_TOKEN:
+        refresh_token, refresh_expires_at = previous.refresh_token, previous.refresh_token_expires_at
+    else:
+        raise TokenEndpointError("The token endpoint answered 200 without a refresh_token.")
+    token_type = payload.get("token_type")
+    return TokenPair(
+        access_token=access_token,
+        refresh_token=refresh_token,
+        token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
+        access_token_expires_at=now.add(seconds=_lifetime(payload, access_lifetime)),
+        refresh_token_expires_at=refresh_expires_at,
+        obtained_at=now,
+        obtained_by=grant,
+        host=host,
+    )
+

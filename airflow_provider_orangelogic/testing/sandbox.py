@@ -1,0 +1,97 @@
+"""A throwaway Airflow installation (SQLite metadata DB in a temporary AIRFLOW_HOME) for tests.
+
+Used by this project's integration tests and main-job script, and usable for testing your own
+DAGs against the stand-in: it runs the real ``airflow`` CLI in subprocesses, so DAGs, Variables
+and Connections go through Airflow exactly as in a deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+class AirflowCommandError(RuntimeError):
+    def __init__(self, args: list[str], result: subprocess.CompletedProcess[str]) -> None:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
+        super().__init__(f"airflow {' '.join(args[:3])} ... exited {result.returncode}:\n{tail}")
+        self.result = result
+
+
+class AirflowSandbox:
+    """An AIRFLOW_HOME with its own SQLite DB, DAG folder and Fernet key."""
+
+    def __init__(self, home: str | Path, dags_folder: str | Path, extra_env: Mapping[str, str] | None = None) -> None:
+        self.home = Path(home).resolve()
+        self.dags_folder = Path(dags_folder).resolve()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.extra_env = dict(extra_env or {})
+        key_file = self.home / "fernet.key"
+        if not key_file.exists():
+            from cryptography.fernet import Fernet
+
+            key_file.write_text(Fernet.generate_key().decode())
+            key_file.chmod(0o600)
+        self.fernet_key = key_file.read_text().strip()
+
+    @property
+    def log_folder(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__FERNET_KEY": self.fernet_key,
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.log_folder),
+                "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+                "ORANGELOGIC_LOCK_DIR": str(self.home / "locks"),
+                "PYTHONWARNINGS": "ignore",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def airflow(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "airflow", *args]
+        result = subprocess.run(  # noqa: S603 - fixed interpreter and arguments
+            cmd, env=self.env, capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+        )
+        if check and result.returncode != 0:
+            raise AirflowCommandError(list(args), result)
+        return result
+
+    def migrate(self) -> None:
+        self.airflow("db", "migrate")
+
+    def add_connection(self, conn_id: str, **fields: Any) -> None:
+        """Create a connection in the metadata DB from its JSON form (conn_type, host, login, ...)."""
+        self.airflow("connections", "delete", conn_id, check=False)
+        self.airflow("connections", "add", conn_id, "--conn-json", json.dumps(fields))
+
+    def dags_test(self, dag_id: str, conf: Mapping[str, Any] | None = None, check: bool = True,
+                  timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        args = ["dags", "test", dag_id]
+        if conf is not None:
+            args += ["--conf", json.dumps(conf)]
+        return self.airflow(*args, check=check, timeout=timeout)
+
+    def python(self, code: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run Python with this sandbox's environment (outside any task), e.g. to read the Variable."""
+        result = subprocess.run(  # noqa: S603 - fixed interpreter
+            [sys.executable, "-c", code], env=self.env, capture_output=True, text=True, timeout=timeout,
+            check=False, stdin=subprocess.DEVNULL,
+        )
+        if check and result.returncode != 0:
+            raise AirflowCommandError(["python", "-c", "..."], result)
+        return result

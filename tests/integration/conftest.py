@@ -1,0 +1,88 @@
+"""Fixtures for integration tests: a real Airflow (SQLite metadata DB, real CLI) plus the stand-in."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import textwrap
+from pathlib import Path
+
+import pytest
+import requests
+
+from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
+from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
+
+REPO = Path(__file__).resolve().parents[2]
+CLIENT_ID = "airflow-it-client"
+CLIENT_SECRET = "it-client-secret-4f9QwZ"  # noqa: S105 - test credential of the stand-in
+REDIRECT_URI = "http://127.0.0.1:8080/orangelogic/callback"
+
+
+@pytest.fixture(scope="session")
+def stand_in():
+    config = StandInConfig(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=(REDIRECT_URI,),
+        access_lifetime=600, catalogue_size=1000, strict=True,
+    )
+    with OrangeLogicStandIn(config) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    box = AirflowSandbox(tmp_path_factory.mktemp("airflow_home"), REPO / "dags_examples")
+    box.migrate()
+    return box
+
+
+def add_orangelogic_connection(sandbox: AirflowSandbox, conn_id: str, host: str, **extra) -> None:
+    sandbox.add_connection(
+        conn_id, conn_type="orangelogic", host=host, login=CLIENT_ID, password=CLIENT_SECRET,
+        extra={"redirect_uri": REDIRECT_URI, **extra},
+    )
+
+
+def hook_call(sandbox: AirflowSandbox, conn_id: str, expression: str):
+    """Evaluate ``expression`` on an OrangeLogicHook outside any task; returns its JSON value."""
+    code = textwrap.dedent(
+        f"""
+        import json
+        from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
+        hook = OrangeLogicHook({conn_id!r})
+        print("RESULT=" + json.dumps(hook.{expression}))
+        """
+    )
+    out = sandbox.python(code).stdout
+    line = [ln for ln in out.splitlines() if ln.startswith("RESULT=")][-1]
+    return json.loads(line.removeprefix("RESULT="))
+
+
+def authorize_in_browser(url: str) -> str:
+    """What a person does: open the URL, approve, copy ``code`` from the redirect address."""
+    answer = requests.get(url, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text
+    location = requests.utils.urlparse(answer.headers["Location"])
+    params = dict(part.split("=", 1) for part in location.query.split("&"))
+    sent_state = dict(part.split("=", 1) for part in requests.utils.urlparse(url).query.split("&"))["state"]
+    assert params["state"] == sent_state
+    return params["code"]
+
+
+def db_rows(sandbox: AirflowSandbox, table: str) -> list[tuple]:
+    with sqlite3.connect(sandbox.home / "airflow.db") as db:
+        return db.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608 - fixed table names
+
+
+def db_text(sandbox: AirflowSandbox, exclude: tuple[str, ...] = ()) -> str:
+    """Every row of every table of the metadata DB as text, for secret scans."""
+    with sqlite3.connect(sandbox.home / "airflow.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        parts = []
+        for table in tables:
+            if table in exclude:
+                continue
+            for row in db.execute(f"SELECT * FROM {table}"):  # noqa: S608 - names from sqlite_master
+                parts.append(f"{table}: " + " | ".join(
+                    v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row))
+    return "\n".join(parts)

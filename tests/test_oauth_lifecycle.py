@@ -1,0 +1,173 @@
+"""The pure OAuth layer against the stand-in over real sockets: exchange, refresh, errors."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from airflow_provider_orangelogic.oauth.client import OrangeLogicOAuthClient, new_state
+from airflow_provider_orangelogic.oauth.errors import (
+    ConfigurationError,
+    ReauthorizationRequired,
+    TokenEndpointError,
+    TokenStoreError,
+)
+from airflow_provider_orangelogic.oauth.session import new_session
+from tests.conftest import CLIENT_SECRET, FAST_RETRY, REDIRECT_URI, MemoryStore, make_manager, make_settings
+
+
+def authorize(stand_in, client, state=None):
+    """Follow the authorization URL like a browser would, and check the state came back."""
+    state = state or new_state()
+    answer = requests.get(client.authorization_url(state=state), allow_redirects=False, timeout=5)
+    assert answer.status_code == 302
+    location = requests.utils.urlparse(answer.headers["Location"])
+    query = dict(pair.split("=", 1) for pair in location.query.split("&"))
+    assert query["state"] == state
+    assert answer.headers["Location"].startswith(REDIRECT_URI)
+    return query["code"]
+
+
+@pytest.mark.parametrize("encoding", ["form", "json"])
+def test_exchange_then_refresh_both_encodings(stand_in, tmp_path, encoding):
+    store = MemoryStore()
+    manager = make_manager(stand_in.url, store, tmp_path, token_request_encoding=encoding)
+    code = authorize(stand_in, manager.client)
+    first = manager.exchange_code(code)
+    assert first.obtained_by == "authorization_code" and first.host == stand_in.url
+    result = manager.refresh(force=True)
+    assert result.refreshed and result.pair.obtained_by == "refresh_token"
+    assert result.pair.refresh_token != first.refresh_token
+    assert stand_in.counters()["refresh_token_grants"] == 1
+    assert manager.read() == result.pair
+
+
+def test_policy_skips_fresh_pair(stand_in, tmp_path):
+    manager = make_manager(stand_in.url, MemoryStore(), tmp_path)
+    manager.exchange_code(stand_in.authorize(REDIRECT_URI))
+    result = manager.refresh()
+    assert not result.refreshed and "fresh enough" in result.reason
+    assert stand_in.counters()["refresh_token_grants"] == 0
+
+
+def test_policy_refreshes_past_threshold(stand_in, tmp_path):
+    stand_in.configure(access_lifetime=2)
+    manager = make_manager(stand_in.url, MemoryStore(), tmp_path)
+    manager.exchange_code(stand_in.authorize(REDIRECT_URI))
+    time.sleep(1.2)
+    assert manager.refresh().refreshed
+
+
+def test_invalid_grant_keeps_the_stored_pair(stand_in, tmp_path):
+    store = MemoryStore()
+    manager = make_manager(stand_in.url, store, tmp_path)
+    manager.exchange_code(stand_in.authorize(REDIRECT_URI))
+    before = store.text
+    stand_in.add_fault("token", "status", status=400, error="invalid_grant")
+    with pytest.raises(ReauthorizationRequired, match="A person must authorize again") as info:
+        manager.refresh(force=True)
+    assert store.text == before
+    assert CLIENT_SECRET not in str(info.value)
+
+
+def test_invalid_client_says_credentials(stand_in, tmp_path):
+    settings = make_settings(stand_in.url)
+    client = OrangeLogicOAuthClient(settings, retry=FAST_RETRY)
+    stand_in.configure(client_secret="another-secret")
+    with pytest.raises(ReauthorizationRequired, match="client ID or client secret is not accepted"):
+        client.exchange_code("whatever-code")
+
+
+def test_transient_errors_are_retried_then_succeed(stand_in, tmp_path):
+    store = MemoryStore()
+    manager = make_manager(stand_in.url, store, tmp_path)
+    manager.exchange_code(stand_in.authorize(REDIRECT_URI))
+    stand_in.add_fault("token", "status", count=2, status=503, body="html")
+    stand_in.add_fault("token", "status", status=429, retry_after=0)
+    assert manager.refresh(force=True).refreshed
+    assert stand_in.counters()["refresh_token_reuses"] == 0
+
+
+def test_persistent_5xx_raises_and_keeps_pair(stand_in, tmp_path):
+    store = MemoryStore()
+    manager = make_manager(stand_in.url, store, tmp_path)
+    manager.exchange_code(stand_in.authorize(REDIRECT_URI))
+    before = store.text
+    stand_in.add_fault("token", "status", count=10, status=502, body="html")
+    with pytest.raises(TokenEndpointError, match="kept failing .*HTTP 502"):
+        manager.refresh(force=True)
+    assert store.text == before
+
+
+def test_read_timeout_is_not_retried_with_the_same_token(stand_in, tmp_path):
+    store = MemoryStore()
+    manager = make_manager(stand_in.url, store, tmp_path, timeout=0.5)
+    manager.exchange_code(stand_in.authorize(REDIRECT_URI))
+    stand_in.add_fault("token", "slow", delay=1.5)
+    calls = stand_in.counters()["token_requests"]
+    with pytest.raises(TokenEndpointError, match="ReadTimeout"):
+        manager.refresh(force=True)
+    assert stand_in.counters()["token_requests"] == calls + 1
+
+
+def test_missing_pair_and_other_host_are_clear(stand_in, tmp_path):
+    store = MemoryStore("orangelogic_token_x")
+    manager = make_manager(stand_in.url, store, tmp_path)
+    with pytest.raises(TokenStoreError, match="No token pair is stored .*orangelogic_token_exchange"):
+        manager.access_token()
+    manager.exchange_code(stand_in.authorize(REDIRECT_URI))
+    moved = make_manager("https://dam.other.example", store, tmp_path)
+    with pytest.raises(TokenStoreError, match="was issued by http://127.0.0.1.*now points to https://dam.other"):
+        moved.access_token()
+
+
+def test_code_validation_never_echoes_the_code(stand_in, tmp_path):
+    manager = make_manager(stand_in.url, MemoryStore(), tmp_path)
+    for code, message in [("", "empty"), ("ab cd", "spaces"), ("x" * 100_000, "characters long")]:
+        with pytest.raises(ConfigurationError, match=message) as info:
+            manager.exchange_code(code)
+        assert code[:50] not in str(info.value) or not code
+    assert stand_in.counters()["token_requests"] == 0
+
+
+def test_reused_code_is_refused(stand_in, tmp_path):
+    manager = make_manager(stand_in.url, MemoryStore(), tmp_path)
+    code = stand_in.authorize(REDIRECT_URI)
+    manager.exchange_code(code)
+    with pytest.raises(ReauthorizationRequired, match="authorization code is invalid, expired or already used"):
+        manager.exchange_code(code)
+
+
+def test_session_sends_bearer_and_recovers_from_401_after_foreign_refresh(stand_in, tmp_path):
+    store = MemoryStore()
+    consumer = make_manager(stand_in.url, store, tmp_path)
+    refresher = make_manager(stand_in.url, store, tmp_path)
+    refresher.exchange_code(stand_in.authorize(REDIRECT_URI))
+    session = new_session(consumer)
+    url = stand_in.url + "/API/search/v4.0/search"
+    assert session.get(url, params={"format": "json"}).status_code == 200
+    refresher.refresh(force=True)  # the consumer's cached token is now revoked by rotation
+    answer = session.get(url, params={"format": "json"})
+    assert answer.status_code == 200 and len(answer.history) == 1 and answer.history[0].status_code == 401
+
+
+def test_expired_token_waits_then_says_what_to_do(stand_in, tmp_path):
+    stand_in.configure(access_lifetime=1)
+    manager = make_manager(stand_in.url, MemoryStore(), tmp_path)
+    manager.exchange_code(stand_in.authorize(REDIRECT_URI))
+    time.sleep(1.1)
+    with pytest.raises(TokenStoreError, match="orangelogic_token_refresh DAG is unpaused"):
+        manager.access_token()
+    assert stand_in.counters()["refresh_token_grants"] == 0
+
+
+def test_refresh_token_expired_needs_reauthorization(stand_in, tmp_path):
+    stand_in.configure(access_lifetime=1)
+    manager = make_manager(stand_in.url, MemoryStore(), tmp_path, default_refresh_token_lifetime=1)
+    manager.exchange_code(stand_in.authorize(REDIRECT_URI))
+    time.sleep(1.1)
+    with pytest.raises(ReauthorizationRequired, match="refresh token .* expired"):
+        manager.refresh()
+    assert stand_in.counters()["refresh_token_grants"] == 0

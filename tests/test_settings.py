@@ -1,0 +1,120 @@
+"""Connection fields become validated settings, with one clear message per mistake."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_orangelogic.oauth.errors import ConfigurationError
+from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
+
+SECRET = "s3cr3t-value-never-shown"
+
+
+def settings(host="https://dam.example.com", login="client", password=SECRET, **extra):
+    return OrangeLogicSettings.from_connection_fields(
+        conn_id="ol", host=host, login=login, password=password, extra=extra
+    )
+
+
+def test_defaults():
+    s = settings()
+    assert s.base_url == "https://dam.example.com"
+    assert s.token_url == "https://dam.example.com/webapi/security/oauth2/token_48I_v1"
+    assert s.authorize_url == "https://dam.example.com/oauth2/auth"
+    assert s.token_request_encoding == "form"
+    assert s.timeout == 30
+    assert s.verify_ssl is True
+    assert s.default_access_token_lifetime == 86400
+    assert s.default_refresh_token_lifetime == 30 * 86400
+    assert SECRET not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("dam.example.com", "https://dam.example.com"),
+        ("DAM.Example.com/", "https://dam.example.com"),
+        ("https://dam.example.com:8443", "https://dam.example.com:8443"),
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("http://localhost:5000", "http://localhost:5000"),
+    ],
+)
+def test_host_normalised(host, expected):
+    assert settings(host=host).base_url == expected
+
+
+def test_extra_fields_parsed_in_both_spellings():
+    s = settings(
+        redirect_uri="https://airflow.example.com/cb",
+        extra__orangelogic__token_variable="my_tokens",
+        token_request_encoding="JSON",
+        timeout="12.5",
+        verify_ssl="false",
+        default_access_token_lifetime=7200,
+        refresh_threshold=0.25,
+        refresh_on_demand=True,
+    )
+    assert (s.redirect_uri, s.token_variable, s.token_request_encoding) == (
+        "https://airflow.example.com/cb", "my_tokens", "json"
+    )
+    assert (s.timeout, s.verify_ssl, s.default_access_token_lifetime) == (12.5, False, 7200)
+    assert (s.refresh_threshold, s.refresh_on_demand) == (0.25, True)
+
+
+def test_empty_ui_values_mean_default():
+    s = settings(timeout="", redirect_uri=None, token_endpoint="")
+    assert s.timeout == 30 and s.redirect_uri is None
+    assert s.token_endpoint == "/webapi/security/oauth2/token_48I_v1"
+
+
+BAD = [
+    ({"host": ""}, "Host is empty"),
+    ({"host": "https://dam.example.com/path"}, "without a path"),
+    ({"host": "https://dam.example.com/?a=1"}, "without a path, query"),
+    ({"host": "ftp://dam.example.com"}, "scheme 'ftp'"),
+    ({"host": "http://dam.example.com"}, "allow_insecure_http"),
+    ({"host": "https://user:pw@dam.example.com"}, "must not contain user credentials"),
+    ({"host": "https://dam.example.com:99999"}, "invalid port"),
+    ({"login": ""}, "Client ID (login) is empty"),
+    ({"login": "   "}, "Client ID (login) is empty"),
+    ({"login": " client"}, "leading or trailing whitespace"),
+    ({"password": ""}, "Client secret (password) is empty"),
+    ({"password": "abc\x00def"}, "control characters"),
+    ({"redirect_uri": "/relative/cb"}, "absolute http(s) URL"),
+    ({"token_variable": "has space"}, "not a valid Airflow Variable key"),
+    ({"token_variable": ""}, "not a valid Airflow Variable key"),
+    ({"token_variable": "a..b"}, "must not contain '..'"),
+    ({"timeout": 0}, "timeout must be greater than zero"),
+    ({"timeout": -3}, "timeout must be greater than zero"),
+    ({"timeout": "soon"}, "timeout must be a number"),
+    ({"timeout": True}, "timeout must be a number"),
+    ({"token_request_encoding": "xml"}, "token_request_encoding 'xml' is not supported"),
+    ({"default_access_token_lifetime": 0}, "default_access_token_lifetime must be greater than zero"),
+    ({"default_refresh_token_lifetime": -1}, "default_refresh_token_lifetime must be greater than zero"),
+    ({"refresh_threshold": 1.5}, "between 0 and 1"),
+    ({"verify_ssl": "maybe"}, "verify_ssl must be true or false"),
+    ({"token_endpoint": "webapi/token"}, "token_endpoint must be a path starting with '/'"),
+    ({"tokn_variable": "x"}, "unknown extra field(s) tokn_variable"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD, ids=[m for _, m in BAD])
+def test_bad_input_is_named(change, message):
+    fields = {"host": "https://dam.example.com", "login": "client", "password": SECRET}
+    extra = {k: v for k, v in change.items() if k not in fields}
+    fields.update({k: v for k, v in change.items() if k in fields})
+    with pytest.raises(ConfigurationError) as info:
+        settings(**fields, **extra)
+    assert message in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_insecure_http_allowed_when_asked():
+    assert settings(host="http://dam.internal", allow_insecure_http=True).base_url == "http://dam.internal"
+
+
+def test_url_for_rejects_absolute_urls():
+    s = settings()
+    assert s.url_for("API/search/v4.0/search") == "https://dam.example.com/API/search/v4.0/search"
+    with pytest.raises(ConfigurationError, match="relative to the connection's host"):
+        s.url_for("https://evil.example.com/steal")
