@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Create or update .venv from uv.lock (the committed lock file). Installs uv first if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v uv >/dev/null 2>&1; then
+  python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+  export PATH="$HOME/.local/bin:$PATH"
+fi
+uv sync --frozen --python 3.11 --quiet "$@"
