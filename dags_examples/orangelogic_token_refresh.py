@@ -51,6 +51,4 @@ with DAG(
         "retry_delay": min(timedelta(minutes=2), REFRESH_INTERVAL / 3),
     },
 ) as dag:
-    OrangeLogicRefreshTokenOperator.partial(task_id="refresh_tokens").expand(
-        orangelogic_conn_id=REFRESH_CONN_IDS
-    )
+    OrangeLogicRefreshTokenOperator.partial(task_id="refresh_tokens").expand(orangelogic_conn_id=REFRESH_CONN_IDS)

@@ -44,11 +44,27 @@ def main() -> int:
     port_file = home / "stand-in.port"
     home.mkdir(parents=True)
     stand_in = subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", "airflow_provider_orangelogic.testing", "--port-file", str(port_file),
-         "--client-id", CLIENT_ID, "--client-secret", client_secret, "--redirect-uri", REDIRECT_URI,
-         "--access-lifetime", str(args.access_lifetime), "--catalogue-size", str(args.catalogue_size),
-         "--max-runtime", "1200"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_orangelogic.testing",
+            "--port-file",
+            str(port_file),
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            client_secret,
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--access-lifetime",
+            str(args.access_lifetime),
+            "--catalogue-size",
+            str(args.catalogue_size),
+            "--max-runtime",
+            "1200",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         url = _wait_for_stand_in(port_file)
@@ -75,8 +91,14 @@ def _run(url: str, client_secret: str, home: Path, args: argparse.Namespace, sta
     outputs: list[str] = []
     print(f"Orange Logic token lifecycle: SQLite Airflow in {box.home}, stand-in at {url}\n", flush=True)
     box.migrate()
-    box.add_connection("orangelogic_default", conn_type="orangelogic", host=url, login=CLIENT_ID,
-                       password=client_secret, extra={"redirect_uri": REDIRECT_URI})
+    box.add_connection(
+        "orangelogic_default",
+        conn_type="orangelogic",
+        host=url,
+        login=CLIENT_ID,
+        password=client_secret,
+        extra={"redirect_uri": REDIRECT_URI},
+    )
     _step(1, "Airflow metadata DB migrated; connection orangelogic_default created.")
 
     auth_url = _hook(box, "print(OrangeLogicHook().get_authorization_url())")
@@ -91,16 +113,22 @@ def _run(url: str, client_secret: str, home: Path, args: argparse.Namespace, sta
     run = box.dags_test("orangelogic_token_exchange", {"code": code, "conn_id": "orangelogic_default"})
     outputs.append(run.stdout + run.stderr)
     status = _status(box)
-    _step(3, f"orangelogic_token_exchange: success. Access token expires {status['access_token_expires_at']} "
-             f"(in {status['access_token_seconds_left']} s); refresh token {status['refresh_token_expires_at']}.")
+    _step(
+        3,
+        f"orangelogic_token_exchange: success. Access token expires {status['access_token_expires_at']} "
+        f"(in {status['access_token_seconds_left']} s); refresh token {status['refresh_token_expires_at']}.",
+    )
 
     while not _status(box)["needs_refresh"]:  # half the access token's life, the default policy
         time.sleep(1)
     run = box.dags_test("orangelogic_token_refresh")
     outputs.append(run.stdout + run.stderr)
     refreshed = _status(box)
-    _step(4, f"orangelogic_token_refresh: success, obtained_by={refreshed['obtained_by']}. Access token now "
-             f"expires {refreshed['access_token_expires_at']}.")
+    _step(
+        4,
+        f"orangelogic_token_refresh: success, obtained_by={refreshed['obtained_by']}. Access token now "
+        f"expires {refreshed['access_token_expires_at']}.",
+    )
 
     run = box.dags_test("orangelogic_search_example", {"query": "MediaType:Image", "page_size": 100})
     outputs.append(run.stdout + run.stderr)

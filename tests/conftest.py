@@ -17,7 +17,7 @@ from airflow_provider_orangelogic.oauth.tokens import TokenPair
 from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
 
 CLIENT_ID = "standin-client"
-CLIENT_SECRET = "standin-secret-Zq8"  # noqa: S105 - the stand-in's test credential
+CLIENT_SECRET = "standin-secret-Zq8"
 REDIRECT_URI = "http://127.0.0.1:8080/orangelogic/callback"
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_max=0.05, max_retry_after=2)
 
@@ -31,7 +31,10 @@ def stand_in():
 
 def make_settings(url: str, **extra) -> OrangeLogicSettings:
     return OrangeLogicSettings.from_connection_fields(
-        conn_id="test", host=url, login=CLIENT_ID, password=CLIENT_SECRET,
+        conn_id="test",
+        host=url,
+        login=CLIENT_ID,
+        password=CLIENT_SECRET,
         extra={"redirect_uri": REDIRECT_URI, **extra},
     )
 
@@ -87,8 +90,11 @@ class FileStore:
 def make_manager(url: str, store, tmp_path, **extra) -> TokenManager:
     settings = make_settings(url, **extra)
     return TokenManager(
-        settings, OrangeLogicOAuthClient(settings, retry=FAST_RETRY), store,
-        lock_dir=str(tmp_path / "locks"), wait_for_refresh=2,
+        settings,
+        OrangeLogicOAuthClient(settings, retry=FAST_RETRY),
+        store,
+        lock_dir=str(tmp_path / "locks"),
+        wait_for_refresh=2,
     )
 
 

@@ -96,7 +96,7 @@ def test_persistent_5xx_raises_and_keeps_pair(stand_in, tmp_path):
     manager.exchange_code(stand_in.authorize(REDIRECT_URI))
     before = store.text
     stand_in.add_fault("token", "status", count=10, status=502, body="html")
-    with pytest.raises(TokenEndpointError, match="kept failing .*HTTP 502"):
+    with pytest.raises(TokenEndpointError, match=r"kept failing .*HTTP 502"):
         manager.refresh(force=True)
     assert store.text == before
 
@@ -115,11 +115,11 @@ def test_read_timeout_is_not_retried_with_the_same_token(stand_in, tmp_path):
 def test_missing_pair_and_other_host_are_clear(stand_in, tmp_path):
     store = MemoryStore("orangelogic_token_x")
     manager = make_manager(stand_in.url, store, tmp_path)
-    with pytest.raises(TokenStoreError, match="No token pair is stored .*orangelogic_token_exchange"):
+    with pytest.raises(TokenStoreError, match=r"No token pair is stored .*orangelogic_token_exchange"):
         manager.access_token()
     manager.exchange_code(stand_in.authorize(REDIRECT_URI))
     moved = make_manager("https://dam.other.example", store, tmp_path)
-    with pytest.raises(TokenStoreError, match="was issued by http://127.0.0.1.*now points to https://dam.other"):
+    with pytest.raises(TokenStoreError, match=r"was issued by http://127.0.0.1.*now points to https://dam.other"):
         moved.access_token()
 
 
@@ -168,6 +168,6 @@ def test_refresh_token_expired_needs_reauthorization(stand_in, tmp_path):
     manager = make_manager(stand_in.url, MemoryStore(), tmp_path, default_refresh_token_lifetime=1)
     manager.exchange_code(stand_in.authorize(REDIRECT_URI))
     time.sleep(1.1)
-    with pytest.raises(ReauthorizationRequired, match="refresh token .* expired"):
+    with pytest.raises(ReauthorizationRequired, match=r"refresh token .* expired"):
         manager.refresh()
     assert stand_in.counters()["refresh_token_grants"] == 0

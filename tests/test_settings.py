@@ -55,7 +55,9 @@ def test_extra_fields_parsed_in_both_spellings():
         refresh_on_demand=True,
     )
     assert (s.redirect_uri, s.token_variable, s.token_request_encoding) == (
-        "https://airflow.example.com/cb", "my_tokens", "json"
+        "https://airflow.example.com/cb",
+        "my_tokens",
+        "json",
     )
     assert (s.timeout, s.verify_ssl, s.default_access_token_lifetime) == (12.5, False, 7200)
     assert (s.refresh_threshold, s.refresh_on_demand) == (0.25, True)

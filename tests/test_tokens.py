@@ -16,8 +16,13 @@ NOW = pendulum.datetime(2026, 11, 28, 12, 0, tz="UTC")
 
 def make(payload, grant="authorization_code", previous=None):
     return pair_from_response(
-        payload, grant=grant, host="https://dam.example.com", now=NOW,
-        access_lifetime=86400, refresh_lifetime=30 * 86400, previous=previous,
+        payload,
+        grant=grant,
+        host="https://dam.example.com",
+        now=NOW,
+        access_lifetime=86400,
+        refresh_lifetime=30 * 86400,
+        previous=previous,
     )
 
 
@@ -39,8 +44,13 @@ def test_unusable_expires_in_falls_back_to_24_hours(expires_in):
 def test_refresh_without_new_refresh_token_keeps_old_one_and_its_expiry():
     first = make({"access_token": "A1", "refresh_token": "R1"})
     later = pair_from_response(
-        {"access_token": "A2"}, grant="refresh_token", host=first.host, now=NOW.add(hours=12),
-        access_lifetime=86400, refresh_lifetime=30 * 86400, previous=first,
+        {"access_token": "A2"},
+        grant="refresh_token",
+        host=first.host,
+        now=NOW.add(hours=12),
+        access_lifetime=86400,
+        refresh_lifetime=30 * 86400,
+        previous=first,
     )
     assert later.refresh_token == "R1"
     assert later.refresh_token_expires_at == first.refresh_token_expires_at

@@ -20,6 +20,7 @@ from airflow_provider_orangelogic.oauth.errors import (
     OrangeLogicError,
     ReauthorizationRequired,
     TokenStoreError,
+    TokenStoreUnavailable,
 )
 from airflow_provider_orangelogic.oauth.manager import TokenManager, utc_now
 from airflow_provider_orangelogic.oauth.retry import RetryPolicy
@@ -39,6 +40,10 @@ class OrangeLogicReauthorizationRequired(ReauthorizationRequired, AirflowFailExc
 
 class OrangeLogicConfigurationError(ConfigurationError, AirflowFailException):
     """The connection or an argument is wrong; retrying cannot help."""
+
+
+class OrangeLogicTokenStoreError(TokenStoreError, AirflowFailException):
+    """The stored pair is missing, corrupt, for another host or shadowed; retrying cannot help."""
 
 
 class OrangeLogicHook(BaseHook):
@@ -143,7 +148,9 @@ class OrangeLogicHook(BaseHook):
         if result.refreshed:
             self.log.info(
                 "Refreshed the token pair in %s (%s); the access token now expires at %s.",
-                self.token_variable, result.reason, result.pair.access_token_expires_at.to_iso8601_string(),
+                self.token_variable,
+                result.reason,
+                result.pair.access_token_expires_at.to_iso8601_string(),
             )
         else:
             self.log.info("No refresh of %s needed: %s.", self.token_variable, result.reason)
@@ -217,8 +224,15 @@ class OrangeLogicHook(BaseHook):
 
         Only one page is held in memory. ``on_page(page_number, items_on_page)`` is called per page.
         """
-        return iter_search(self.request, query, fields=fields, page_size=page_size, max_pages=max_pages,
-                           endpoint=endpoint, on_page=on_page)
+        return iter_search(
+            self.request,
+            query,
+            fields=fields,
+            page_size=page_size,
+            max_pages=max_pages,
+            endpoint=endpoint,
+            on_page=on_page,
+        )
 
     @contextlib.contextmanager
     def _airflow_errors(self) -> Iterator[None]:
@@ -233,6 +247,10 @@ class OrangeLogicHook(BaseHook):
             if isinstance(err, AirflowFailException):
                 raise
             raise OrangeLogicConfigurationError(str(err)) from None
+        except TokenStoreError as err:
+            if isinstance(err, (AirflowFailException, TokenStoreUnavailable)):
+                raise
+            raise OrangeLogicTokenStoreError(str(err)) from None
 
     def _authorization_hint(self) -> str:
         try:
@@ -249,8 +267,9 @@ class OrangeLogicHook(BaseHook):
         except OrangeLogicError as err:
             return False, str(err)
         try:
-            requests.get(settings.base_url, timeout=min(settings.timeout, 10), verify=settings.verify_ssl,
-                         allow_redirects=False)
+            requests.get(
+                settings.base_url, timeout=min(settings.timeout, 10), verify=settings.verify_ssl, allow_redirects=False
+            )
         except requests.exceptions.SSLError:
             return False, f"Host {settings.base_url} answered, but its TLS certificate was not accepted."
         except requests.exceptions.RequestException as err:

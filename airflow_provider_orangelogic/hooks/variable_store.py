@@ -6,7 +6,7 @@ import logging
 import time
 
 from airflow_provider_orangelogic.hooks._airflow_context import in_task
-from airflow_provider_orangelogic.oauth.errors import TokenStoreError
+from airflow_provider_orangelogic.oauth.errors import TokenStoreError, TokenStoreUnavailable
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class VariableTokenStore:
                 return
             except Exception as err:
                 if attempt == self.write_attempts:
-                    raise TokenStoreError(
+                    raise TokenStoreUnavailable(
                         f"Could not write the new token pair to {self.description} after {attempt} attempts "
                         f"({type(err).__name__}). The previous refresh token may already be spent: if the next "
                         "refresh fails with invalid_grant, authorize again and run orangelogic_token_exchange."
@@ -101,7 +101,7 @@ class VariableTokenStore:
         try:
             return CoreVariable.get(self.name, default_var=None)
         except Exception as err:
-            raise TokenStoreError(
+            raise TokenStoreUnavailable(
                 f"Could not read {self.description} from the metadata DB ({type(err).__name__}). Check that "
                 "AIRFLOW_HOME / the sql_alchemy_conn setting point at your Airflow database."
             ) from None

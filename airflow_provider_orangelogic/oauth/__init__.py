@@ -11,6 +11,7 @@ from airflow_provider_orangelogic.oauth.errors import (
     ReauthorizationRequired,
     TokenEndpointError,
     TokenStoreError,
+    TokenStoreUnavailable,
 )
 from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
@@ -24,4 +25,5 @@ __all__ = [
     "TokenEndpointError",
     "TokenPair",
     "TokenStoreError",
+    "TokenStoreUnavailable",
 ]

@@ -107,9 +107,7 @@ class OrangeLogicOAuthClient:
             # Orange Logic carries the refresh token in "code" too, not in "refresh_token".
             "code": code,
         }
-        body: dict[str, Any] = (
-            {"json": params} if self.settings.token_request_encoding == "json" else {"data": params}
-        )
+        body: dict[str, Any] = {"json": params} if self.settings.token_request_encoding == "json" else {"data": params}
         attempt = 0
         while True:
             attempt += 1
@@ -139,7 +137,10 @@ class OrangeLogicOAuthClient:
                 delay = self.retry.delay(attempt, response)
                 log.warning(
                     "Token endpoint answered %d (attempt %d of %d); retrying in %.1f s.",
-                    response.status_code, attempt, self.retry.max_attempts, delay,
+                    response.status_code,
+                    attempt,
+                    self.retry.max_attempts,
+                    delay,
                 )
                 time.sleep(delay)
                 continue
@@ -215,8 +216,13 @@ def _never_reached_server(err: Exception) -> bool:
     text = repr(err)
     return any(
         marker in text
-        for marker in ("NewConnectionError", "Connection refused", "Name or service not known",
-                       "NameResolutionError", "nodename nor servname")
+        for marker in (
+            "NewConnectionError",
+            "Connection refused",
+            "Name or service not known",
+            "NameResolutionError",
+            "nodename nor servname",
+        )
     )
 
 

@@ -16,7 +16,11 @@ class ConfigurationError(OrangeLogicError, ValueError):
 
 
 class TokenStoreError(OrangeLogicError):
-    """The stored token pair is missing, unreadable, or cannot be written."""
+    """The stored token pair is missing, unreadable, for another host, or shadowed: a person must act."""
+
+
+class TokenStoreUnavailable(TokenStoreError):
+    """The store or the refresher could not be reached in time; a later retry may succeed."""
 
 
 class ReauthorizationRequired(OrangeLogicError):

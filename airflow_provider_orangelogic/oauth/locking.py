@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from airflow_provider_orangelogic.oauth.errors import TokenStoreError
+from airflow_provider_orangelogic.oauth.errors import TokenStoreUnavailable
 
 LOCK_DIR_ENV = "ORANGELOGIC_LOCK_DIR"
 _thread_locks: dict[str, threading.Lock] = {}
@@ -34,7 +34,7 @@ def _thread_lock(name: str) -> threading.Lock:
 
 @contextlib.contextmanager
 def refresh_lock(name: str, *, lock_dir: str | None = None, timeout: float = 300.0) -> Iterator[None]:
-    """Hold the host-wide refresh lock for ``name``; raise TokenStoreError after ``timeout`` seconds."""
+    """Hold the host-wide refresh lock for ``name``; raise TokenStoreUnavailable after ``timeout`` seconds."""
     directory = lock_dir or default_lock_dir()
     os.makedirs(directory, mode=0o700, exist_ok=True)
     # Hash the name so any Variable key maps to a safe file name.
@@ -42,7 +42,7 @@ def refresh_lock(name: str, *, lock_dir: str | None = None, timeout: float = 300
     deadline = time.monotonic() + timeout
     thread_lock = _thread_lock(name)
     if not thread_lock.acquire(timeout=timeout):
-        raise TokenStoreError(f"Timed out after {timeout:g} s waiting for another thread refreshing {name}.")
+        raise TokenStoreUnavailable(f"Timed out after {timeout:g} s waiting for another thread refreshing {name}.")
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -52,7 +52,7 @@ def refresh_lock(name: str, *, lock_dir: str | None = None, timeout: float = 300
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        raise TokenStoreError(
+                        raise TokenStoreUnavailable(
                             f"Timed out after {timeout:g} s waiting for another process refreshing {name} "
                             f"(lock file {path})."
                         ) from None

@@ -22,7 +22,7 @@ import pendulum
 from pendulum import DateTime
 
 from airflow_provider_orangelogic.oauth.client import OrangeLogicOAuthClient, validate_code
-from airflow_provider_orangelogic.oauth.errors import ReauthorizationRequired, TokenStoreError
+from airflow_provider_orangelogic.oauth.errors import ReauthorizationRequired, TokenStoreError, TokenStoreUnavailable
 from airflow_provider_orangelogic.oauth.locking import refresh_lock
 from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.tokens import (
@@ -140,14 +140,16 @@ class TokenManager:
         deadline = time.monotonic() + self.wait_for_refresh
         log.info(
             "The access token in %s expired at %s; waiting up to %.0f s for the refresh DAG to renew it.",
-            self.store.description, expired.access_token_expires_at.to_iso8601_string(), self.wait_for_refresh,
+            self.store.description,
+            expired.access_token_expires_at.to_iso8601_string(),
+            self.wait_for_refresh,
         )
         while time.monotonic() < deadline:
             time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
             pair = self.read()
             if pair.access_token_valid(time.time(), self._leeway(pair)):
                 return pair.access_token
-        raise TokenStoreError(
+        raise TokenStoreUnavailable(
             f"The access token in {self.store.description} expired at "
             f"{expired.access_token_expires_at.to_iso8601_string()} and was not renewed within "
             f"{self.wait_for_refresh:.0f} s. Check that the orangelogic_token_refresh DAG is unpaused and "

@@ -108,7 +108,12 @@ def send_with_retries(
             delay = retry.delay(attempt, response)
             log.warning(
                 "%s %s answered %d (attempt %d of %d); retrying in %.1f s.",
-                method, url, response.status_code, attempt, retry.max_attempts, delay,
+                method,
+                url,
+                response.status_code,
+                attempt,
+                retry.max_attempts,
+                delay,
             )
             response.close()
             time.sleep(delay)

@@ -115,9 +115,7 @@ class TokenPair:
         else:
             record = text
         if not isinstance(record, dict):
-            raise TokenStoreError(
-                f"{source} holds a JSON {type(record).__name__}, not the token record object. {fix}"
-            )
+            raise TokenStoreError(f"{source} holds a JSON {type(record).__name__}, not the token record object. {fix}")
         missing = [name for name in _REQUIRED_FIELDS if name not in record]
         if missing:
             raise TokenStoreError(f"{source} lacks the field(s) {', '.join(missing)}. {fix}")
@@ -212,4 +210,3 @@ def pair_from_response(
         obtained_by=grant,
         host=host,
     )
-

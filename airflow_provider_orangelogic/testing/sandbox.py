@@ -62,10 +62,19 @@ class AirflowSandbox:
         env.update(self.extra_env)
         return env
 
-    def airflow(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def airflow(
+        self, *args: str, check: bool = True, timeout: float = 600, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the airflow CLI; ``env`` adds variables for this call only."""
         cmd = [sys.executable, "-m", "airflow", *args]
         result = subprocess.run(  # noqa: S603 - fixed interpreter and arguments
-            cmd, env=self.env, capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+            cmd,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
         )
         if check and result.returncode != 0:
             raise AirflowCommandError(list(args), result)
@@ -75,22 +84,55 @@ class AirflowSandbox:
         self.airflow("db", "migrate")
 
     def add_connection(self, conn_id: str, **fields: Any) -> None:
-        """Create a connection in the metadata DB from its JSON form (conn_type, host, login, ...)."""
-        self.airflow("connections", "delete", conn_id, check=False)
-        self.airflow("connections", "add", conn_id, "--conn-json", json.dumps(fields))
+        """Create or replace a connection in the metadata DB from its JSON form (conn_type, host, ...)."""
+        code = (
+            "import json, sys\n"
+            "from airflow.models.connection import Connection\n"
+            "from airflow.utils.session import create_session\n"
+            "conn = Connection.from_json(sys.stdin.read(), conn_id=sys.argv[1])\n"
+            "with create_session() as session:\n"
+            "    session.query(Connection).filter(Connection.conn_id == conn.conn_id).delete()\n"
+            "    session.add(conn)\n"
+        )
+        # The JSON (with the client secret) goes through stdin, never a command line.
+        result = subprocess.run(  # noqa: S603 - fixed interpreter
+            [sys.executable, "-c", code, conn_id],
+            env=self.env,
+            input=json.dumps(fields),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise AirflowCommandError(["connections", "add", conn_id], result)
 
-    def dags_test(self, dag_id: str, conf: Mapping[str, Any] | None = None, check: bool = True,
-                  timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def dags_test(
+        self,
+        dag_id: str,
+        conf: Mapping[str, Any] | None = None,
+        check: bool = True,
+        timeout: float = 600,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """``airflow dags test``: one DAG run, executed by Airflow in one process."""
         args = ["dags", "test", dag_id]
         if conf is not None:
             args += ["--conf", json.dumps(conf)]
-        return self.airflow(*args, check=check, timeout=timeout)
+        return self.airflow(*args, check=check, timeout=timeout, env=env)
 
-    def python(self, code: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def python(
+        self, code: str, check: bool = True, timeout: float = 300, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run Python with this sandbox's environment (outside any task), e.g. to read the Variable."""
         result = subprocess.run(  # noqa: S603 - fixed interpreter
-            [sys.executable, "-c", code], env=self.env, capture_output=True, text=True, timeout=timeout,
-            check=False, stdin=subprocess.DEVNULL,
+            [sys.executable, "-c", code],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
         )
         if check and result.returncode != 0:
             raise AirflowCommandError(["python", "-c", "..."], result)

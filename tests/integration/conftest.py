@@ -15,15 +15,19 @@ from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_ID = "airflow-it-client"
-CLIENT_SECRET = "it-client-secret-4f9QwZ"  # noqa: S105 - test credential of the stand-in
+CLIENT_SECRET = "it-client-secret-4f9QwZ"
 REDIRECT_URI = "http://127.0.0.1:8080/orangelogic/callback"
 
 
 @pytest.fixture(scope="session")
 def stand_in():
     config = StandInConfig(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=(REDIRECT_URI,),
-        access_lifetime=600, catalogue_size=1000, strict=True,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uris=(REDIRECT_URI,),
+        access_lifetime=600,
+        catalogue_size=1000,
+        strict=True,
     )
     with OrangeLogicStandIn(config) as server:
         yield server
@@ -38,12 +42,16 @@ def sandbox(tmp_path_factory):
 
 def add_orangelogic_connection(sandbox: AirflowSandbox, conn_id: str, host: str, **extra) -> None:
     sandbox.add_connection(
-        conn_id, conn_type="orangelogic", host=host, login=CLIENT_ID, password=CLIENT_SECRET,
+        conn_id,
+        conn_type="orangelogic",
+        host=host,
+        login=CLIENT_ID,
+        password=CLIENT_SECRET,
         extra={"redirect_uri": REDIRECT_URI, **extra},
     )
 
 
-def hook_call(sandbox: AirflowSandbox, conn_id: str, expression: str):
+def hook_call(sandbox: AirflowSandbox, conn_id: str, expression: str, env: dict | None = None):
     """Evaluate ``expression`` on an OrangeLogicHook outside any task; returns its JSON value."""
     code = textwrap.dedent(
         f"""
@@ -53,7 +61,7 @@ def hook_call(sandbox: AirflowSandbox, conn_id: str, expression: str):
         print("RESULT=" + json.dumps(hook.{expression}))
         """
     )
-    out = sandbox.python(code).stdout
+    out = sandbox.python(code, env=env).stdout
     line = [ln for ln in out.splitlines() if ln.startswith("RESULT=")][-1]
     return json.loads(line.removeprefix("RESULT="))
 
@@ -71,7 +79,7 @@ def authorize_in_browser(url: str) -> str:
 
 def db_rows(sandbox: AirflowSandbox, table: str) -> list[tuple]:
     with sqlite3.connect(sandbox.home / "airflow.db") as db:
-        return db.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608 - fixed table names
+        return db.execute(f"SELECT * FROM {table}").fetchall()
 
 
 def db_text(sandbox: AirflowSandbox, exclude: tuple[str, ...] = ()) -> str:
@@ -82,7 +90,9 @@ def db_text(sandbox: AirflowSandbox, exclude: tuple[str, ...] = ()) -> str:
         for table in tables:
             if table in exclude:
                 continue
-            for row in db.execute(f"SELECT * FROM {table}"):  # noqa: S608 - names from sqlite_master
-                parts.append(f"{table}: " + " | ".join(
-                    v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row))
+            for row in db.execute(f"SELECT * FROM {table}"):
+                parts.append(
+                    f"{table}: "
+                    + " | ".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row)
+                )
     return "\n".join(parts)

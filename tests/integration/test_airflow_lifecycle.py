@@ -37,8 +37,9 @@ def lifecycle(sandbox, stand_in):
         run = sandbox.dags_test("orangelogic_token_exchange", {"code": code, "conn_id": conn_id})
         outputs.append(run.stdout + run.stderr)
     after_exchange = {c: hook_call(sandbox, c, "token_status()") for c in CONNECTIONS}
-    sandbox.extra_env["AIRFLOW__ORANGELOGIC__REFRESH_CONN_IDS"] = ",".join(CONNECTIONS)
-    refresh = sandbox.dags_test("orangelogic_token_refresh")
+    refresh = sandbox.dags_test(
+        "orangelogic_token_refresh", env={"AIRFLOW__ORANGELOGIC__REFRESH_CONN_IDS": ",".join(CONNECTIONS)}
+    )
     outputs.append(refresh.stdout + refresh.stderr)
     after_refresh = {c: hook_call(sandbox, c, "token_status()") for c in CONNECTIONS}
     search = sandbox.dags_test("orangelogic_search_example", {"query": "MediaType:Image", "page_size": 40})
@@ -94,9 +95,7 @@ def test_no_secret_in_logs_xcoms_rendered_fields_or_db(lifecycle, sandbox):
     haystacks = {
         "task output": "\n".join(lifecycle["outputs"]),
         "metadata DB": db_text(sandbox, exclude=("dag_run", "log")),
-        "log files": "\n".join(
-            p.read_text(errors="replace") for p in sandbox.log_folder.rglob("*") if p.is_file()
-        ),
+        "log files": "\n".join(p.read_text(errors="replace") for p in sandbox.log_folder.rglob("*") if p.is_file()),
     }
     for where, text in haystacks.items():
         # Report where, never the secret itself: this output is test output too.
@@ -105,8 +104,9 @@ def test_no_secret_in_logs_xcoms_rendered_fields_or_db(lifecycle, sandbox):
 
 
 def test_code_is_masked_in_the_rendered_template_view(lifecycle, sandbox):
-    rendered = [r for r in db_rows(sandbox, "rendered_task_instance_fields")
-                if "orangelogic_token_exchange" in map(str, r)]
+    rendered = [
+        r for r in db_rows(sandbox, "rendered_task_instance_fields") if "orangelogic_token_exchange" in map(str, r)
+    ]
     assert rendered
     for row in rendered:
         text = " ".join(map(str, row))

@@ -1,0 +1,145 @@
+"""What a user meets around the DAGs: provider registration, the connection form, the Test
+button, env-var connections, re-authorization failures and a shadowed Variable."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from tests.integration.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REDIRECT_URI,
+    add_orangelogic_connection,
+    db_rows,
+    hook_call,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def authorized_connection(sandbox, stand_in, conn_id, **extra):
+    """A connection with a stored pair, exchanged through the hook outside any task."""
+    add_orangelogic_connection(sandbox, conn_id, stand_in.url, **extra)
+    code = stand_in.authorize(REDIRECT_URI)
+    hook_call(sandbox, conn_id, f"exchange_code({code!r})")
+
+
+def variable_value(sandbox, key):
+    return sandbox.python(f"from airflow.models.variable import Variable; print(Variable.get({key!r}))").stdout.strip()
+
+
+def test_provider_and_connection_form_metadata(sandbox):
+    listed = sandbox.airflow("providers", "list").stdout
+    assert "airflow-provider-orangelogic" in listed
+    code = (
+        "import json; from airflow.providers_manager import ProvidersManager as P; p = P(); "
+        "w = {k: v.field for k, v in p.connection_form_widgets.items() if k.startswith('extra__orangelogic__')}; "
+        "print(json.dumps({'behaviour': p.field_behaviours['orangelogic'], 'widgets': w, "
+        "'hook': p.hooks['orangelogic'].hook_class_name}))"
+    )
+    meta = json.loads(sandbox.python(code).stdout.strip().splitlines()[-1])
+    assert meta["hook"] == "airflow_provider_orangelogic.hooks.orangelogic.OrangeLogicHook"
+    assert meta["behaviour"]["hidden_fields"] == ["schema", "port"]
+    assert meta["behaviour"]["relabeling"] == {
+        "host": "Orange Logic URL",
+        "login": "Client ID",
+        "password": "Client secret",
+    }
+    widgets = meta["widgets"]
+    for field in (
+        "redirect_uri",
+        "token_variable",
+        "token_endpoint",
+        "authorize_endpoint",
+        "token_request_encoding",
+        "timeout",
+        "verify_ssl",
+        "default_access_token_lifetime",
+        "default_refresh_token_lifetime",
+    ):
+        assert f"extra__orangelogic__{field}" in widgets, field
+    assert widgets["extra__orangelogic__token_request_encoding"]["schema"]["enum"] == ["form", "json"]
+    assert widgets["extra__orangelogic__timeout"]["value"] == 30
+
+
+def test_test_button_says_which_part_is_wrong(sandbox, stand_in):
+    authorized_connection(sandbox, stand_in, "ol_button")
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+
+    def conn(host=stand_in.url, password=CLIENT_SECRET, **extra):
+        fields = {"conn_type": "orangelogic", "host": host, "login": CLIENT_ID, "password": password}
+        return json.dumps({**fields, "extra": {"redirect_uri": REDIRECT_URI, **extra}})
+
+    cases = {
+        "OL_OK": conn(token_variable="orangelogic_token_ol_button"),
+        "OL_FRESH": conn(),
+        "OL_BADSECRET": conn(password="wrong-secret"),
+        "OL_DOWN": conn(host=f"http://127.0.0.1:{closed_port}"),
+        "OL_TYPO": conn(host="https://dam.example.com/some/path"),
+    }
+    env = {f"AIRFLOW_CONN_{name}": value for name, value in cases.items()}
+    code = (
+        "import json\nfrom airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook\n"
+        f"print(json.dumps({{c: OrangeLogicHook(c.lower()).test_connection() for c in {list(cases)!r}}}))"
+    )
+    results = json.loads(sandbox.python(code, env=env).stdout.strip().splitlines()[-1])
+    assert results["OL_OK"][0] and "Access token expires at" in results["OL_OK"][1]
+    assert (
+        results["OL_FRESH"] == [False, results["OL_FRESH"][1]] and "No token pair is stored" in results["OL_FRESH"][1]
+    )
+    assert not results["OL_BADSECRET"][0] and results["OL_BADSECRET"][1].startswith("Bad credentials")
+    assert not results["OL_DOWN"][0] and "is unreachable" in results["OL_DOWN"][1]
+    assert not results["OL_TYPO"][0] and "without a path" in results["OL_TYPO"][1]
+    assert CLIENT_SECRET not in json.dumps(results)
+
+
+def test_connection_from_environment_json(sandbox, stand_in):
+    authorized_connection(sandbox, stand_in, "ol_env_source")
+    env_conn = {
+        "conn_type": "orangelogic",
+        "host": stand_in.url,
+        "login": CLIENT_ID,
+        "password": CLIENT_SECRET,
+        "extra": {"token_variable": "orangelogic_token_ol_env_source"},
+    }
+    env = {"AIRFLOW_CONN_OL_ENV": json.dumps(env_conn)}
+    status = hook_call(sandbox, "ol_env", "token_status()", env=env)
+    assert status["token_variable"] == "orangelogic_token_ol_env_source" and status["access_token_valid"]
+    run = sandbox.dags_test("orangelogic_search_example", {"conn_id": "ol_env", "query": "MediaType:Video"}, env=env)
+    assert "assets over" in run.stdout
+
+
+def test_reauthorization_needed_fails_loudly_without_retry(sandbox, stand_in):
+    authorized_connection(sandbox, stand_in, "ol_revoked", refresh_threshold=0.99)
+    before = variable_value(sandbox, "orangelogic_token_ol_revoked")
+    calls = stand_in.counters()["token_requests"]
+    stand_in.add_fault(
+        "token", "status", count=5, status=400, error="invalid_grant", error_description="refresh token revoked"
+    )
+    run = sandbox.dags_test(
+        "orangelogic_token_refresh", check=False, env={"AIRFLOW__ORANGELOGIC__REFRESH_CONN_IDS": "ol_revoked"}
+    )
+    stand_in.clear_faults()
+    output = run.stdout + run.stderr
+    assert "A person must authorize again" in output
+    assert f"Authorization URL: {stand_in.url}/oauth2/auth?client_id={CLIENT_ID}" in output
+    assert stand_in.counters()["token_requests"] == calls + 1  # no retry presented it again
+    assert variable_value(sandbox, "orangelogic_token_ol_revoked") == before
+    states = [r for r in db_rows(sandbox, "task_instance") if "orangelogic_token_refresh" in map(str, r)]
+    assert any("failed" in map(str, r) for r in states)
+
+
+def test_shadowed_variable_is_reported_before_any_refresh(sandbox, stand_in):
+    authorized_connection(sandbox, stand_in, "ol_shadow", refresh_threshold=0.99)
+    stored = variable_value(sandbox, "orangelogic_token_ol_shadow")
+    calls = stand_in.counters()["token_requests"]
+    env = {"AIRFLOW__ORANGELOGIC__REFRESH_CONN_IDS": "ol_shadow", "AIRFLOW_VAR_ORANGELOGIC_TOKEN_OL_SHADOW": stored}
+    run = sandbox.dags_test("orangelogic_token_refresh", check=False, env=env)
+    output = run.stdout + run.stderr
+    assert "EnvironmentVariablesBackend" in output and "unset AIRFLOW_VAR_ORANGELOGIC_TOKEN_OL_SHADOW" in output
+    assert stand_in.counters()["token_requests"] == calls

@@ -1,0 +1,66 @@
+"""Import-time promises: cheap provider discovery, and an OAuth layer free of Airflow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from airflow_provider_orangelogic.get_provider_info import get_provider_info
+
+
+def loaded_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_get_provider_info_imports_nothing_heavy():
+    modules = loaded_after("from airflow_provider_orangelogic.get_provider_info import get_provider_info")
+    assert not {m for m in modules if m.split(".")[0] in ("airflow", "requests", "pendulum")}
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["oauth", "oauth.client", "oauth.manager", "oauth.session", "oauth.search", "testing.stand_in"],
+)
+def test_oauth_layer_and_stand_in_do_not_import_airflow(module):
+    modules = loaded_after(f"import airflow_provider_orangelogic.{module}")
+    assert not {m for m in modules if m == "airflow" or m.startswith("airflow.")}
+
+
+def test_provider_info_declares_the_connection_type():
+    info = get_provider_info()
+    (conn,) = info["connection-types"]
+    assert conn["connection-type"] == "orangelogic"
+    assert conn["hook-class-name"] == "airflow_provider_orangelogic.hooks.orangelogic.OrangeLogicHook"
+    assert set(conn["ui-field-behaviour"]["hidden-fields"]) == {"schema", "port"}
+    assert "redirect_uri" in conn["conn-fields"]
+
+
+def test_entry_point_is_registered():
+    from importlib.metadata import entry_points
+
+    (entry,) = [
+        e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("airflow_provider_orange")
+    ]
+    assert entry.load() is get_provider_info
+
+
+def test_provider_info_matches_airflow_schema():
+    import json
+    from importlib.resources import files
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(files("airflow").joinpath("provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_hook_and_operators_hide_secrets_in_repr():
+    from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
+    from airflow_provider_orangelogic.operators.orangelogic import OrangeLogicExchangeCodeOperator
+
+    assert repr(OrangeLogicHook("x")) == "OrangeLogicHook(orangelogic_conn_id='x')"
+    op = OrangeLogicExchangeCodeOperator(task_id="t", code="the-code-value")
+    assert "the-code-value" not in repr(op)
