@@ -6,4 +6,4 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
   export PATH="$HOME/.local/bin:$PATH"
 fi
-uv sync --frozen --python 3.11 --quiet "$@"
+uv sync --frozen --all-groups --python 3.11 --quiet "$@"
