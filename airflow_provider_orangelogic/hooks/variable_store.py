@@ -112,6 +112,22 @@ class VariableTokenStore:
 
             Variable.set(self.name, value, description=description)
             return
+        from airflow.models.crypto import get_fernet
         from airflow.models.variable import Variable as CoreVariable
 
         CoreVariable.set(self.name, value, description=description)
+        _warn_once_if_unencrypted(get_fernet().is_encrypted)
+
+
+_warned_unencrypted = False
+
+
+def _warn_once_if_unencrypted(encrypted: bool) -> None:
+    # Inside a task the API server encrypts, and the worker cannot tell; outside one we can.
+    global _warned_unencrypted
+    if not encrypted and not _warned_unencrypted:
+        _warned_unencrypted = True
+        log.warning(
+            "Airflow has no [core] fernet_key, so the Orange Logic token pair is stored unencrypted in the "
+            "metadata DB. Set AIRFLOW__CORE__FERNET_KEY on every Airflow component (see docs/security.md)."
+        )

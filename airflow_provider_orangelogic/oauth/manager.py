@@ -12,6 +12,7 @@ the token endpoint at most once on a host:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,8 +23,14 @@ import pendulum
 from pendulum import DateTime
 
 from airflow_provider_orangelogic.oauth.client import OrangeLogicOAuthClient, validate_code
-from airflow_provider_orangelogic.oauth.errors import ReauthorizationRequired, TokenStoreError, TokenStoreUnavailable
-from airflow_provider_orangelogic.oauth.locking import refresh_lock
+from airflow_provider_orangelogic.oauth.errors import (
+    ReauthorizationRequired,
+    TokenEndpointError,
+    TokenStoreError,
+    TokenStoreUnavailable,
+)
+from airflow_provider_orangelogic.oauth.journal import RescueJournal, fingerprint
+from airflow_provider_orangelogic.oauth.locking import default_lock_dir, refresh_lock
 from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.tokens import (
     GRANT_AUTHORIZATION_CODE,
@@ -78,7 +85,8 @@ class TokenManager:
         self.settings = settings
         self.client = client
         self.store = store
-        self.lock_dir = lock_dir
+        self.lock_dir = lock_dir or default_lock_dir()
+        self.journal = RescueJournal(self.lock_dir, store.name)
         self.lock_timeout = lock_timeout
         self.wait_for_refresh = wait_for_refresh
         self._clock = clock
@@ -169,10 +177,10 @@ class TokenManager:
         """Trade an authorization code for the first pair and store it (replacing any old grant)."""
         code = validate_code(code)
         self.store.check_writable()
-        with refresh_lock(self.store.name, lock_dir=self.lock_dir, timeout=self.lock_timeout):
+        with self._lock():
             payload = self.client.exchange_code(code)
             pair = self._pair_from(payload, GRANT_AUTHORIZATION_CODE, previous=None)
-            self._save(pair)
+            self._save(pair, replaces=None)
         return pair
 
     def refresh(self, *, force: bool = False, reason: str | None = None) -> RefreshResult:
@@ -181,7 +189,10 @@ class TokenManager:
         if not force and not observed.needs_refresh(self._clock(), self.settings.refresh_threshold):
             return RefreshResult(observed, refreshed=False, reason="the access token is fresh enough")
         self.store.check_writable()
-        with refresh_lock(self.store.name, lock_dir=self.lock_dir, timeout=self.lock_timeout):
+        with self._lock():
+            recovered = self._recover_pending()
+            if recovered is not None:
+                return RefreshResult(recovered, refreshed=True, reason="stored a pair saved before a crash")
             current = self.read()
             if current.refresh_token != observed.refresh_token:
                 return RefreshResult(current, refreshed=False, reason="another worker refreshed meanwhile")
@@ -192,8 +203,16 @@ class TokenManager:
                 raise self._reauthorization_needed(current)
             payload = self.client.refresh(current.refresh_token)
             pair = self._pair_from(payload, GRANT_REFRESH_TOKEN, previous=current)
-            self._save(pair)
+            self._save(pair, replaces=fingerprint(current.refresh_token))
+        if not pair.access_token:
+            raise TokenEndpointError(
+                "The token endpoint answered the refresh without an access_token. Its new refresh token was "
+                f"stored in {self.store.description}, so the next refresh can get a complete pair."
+            )
         return RefreshResult(pair, refreshed=True, reason=reason or ("forced" if force else "policy"))
+
+    def _lock(self) -> contextlib.AbstractContextManager[None]:
+        return refresh_lock(self.store.name, lock_dir=self.lock_dir, timeout=self.lock_timeout)
 
     def _pair_from(self, payload: dict, grant: str, previous: TokenPair | None) -> TokenPair:
         return pair_from_response(
@@ -206,10 +225,32 @@ class TokenManager:
             previous=previous,
         )
 
-    def _save(self, pair: TokenPair) -> None:
+    def _save(self, pair: TokenPair, replaces: str | None) -> None:
+        """Store a pair the server just issued; the journal keeps it if the store write fails."""
         self._on_new_pair(pair)
-        self.store.save(pair)
+        self.journal.write(pair, replaces)
+        try:
+            self.store.save(pair)
+        except TokenStoreError as err:
+            raise type(err)(
+                f"{err} The new pair is kept in the host-local rescue file {self.journal.path}; the next refresh "
+                "on this host stores it instead of calling the token endpoint."
+            ) from None
+        self.journal.clear()
         self._cached = pair
+
+    def _recover_pending(self) -> TokenPair | None:
+        """Store a pair that a crashed or failed refresh on this host received but could not store."""
+        pending = self.journal.read()
+        if pending is None:
+            return None
+        stored = self.store.load()
+        if pending.pair.host != self.settings.base_url or not pending.supersedes(stored):
+            self.journal.clear()  # stale: the store already moved on
+            return None
+        log.warning("Storing a token pair that a previous refresh on this host received but could not store.")
+        self._save(pending.pair, pending.replaces)
+        return pending.pair
 
     def _reauthorization_needed(self, pair: TokenPair) -> ReauthorizationRequired:
         return ReauthorizationRequired(

@@ -19,6 +19,12 @@ from airflow_provider_orangelogic.oauth.retry import RetryPolicy, is_retryable_s
 log = logging.getLogger(__name__)
 
 USER_AGENT = "airflow-provider-orangelogic"
+# A connection dropped mid-body surfaces as ChunkedEncodingError, not ConnectionError.
+_TRANSIENT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 
 class AccessTokenSource(Protocol):
@@ -95,7 +101,7 @@ def send_with_retries(
         attempt += 1
         try:
             response = session.request(method, url, **kwargs)
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as err:
+        except _TRANSIENT_ERRORS as err:
             if attempt >= retry.max_attempts:
                 raise OrangeLogicAPIError(
                     f"{method} {url} failed after {attempt} attempts: {type(err).__name__}. Check that the "

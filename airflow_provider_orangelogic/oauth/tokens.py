@@ -190,7 +190,11 @@ def pair_from_response(
     access_token = payload.get("access_token")
     refresh_token = payload.get("refresh_token")
     if not isinstance(access_token, str) or not access_token:
-        raise TokenEndpointError("The token endpoint answered 200 without an access_token.")
+        if not (grant == GRANT_REFRESH_TOKEN and isinstance(refresh_token, str) and refresh_token):
+            raise TokenEndpointError("The token endpoint answered 200 without an access_token.")
+        # The server rotated the grant anyway: keep its new refresh token, with an already expired
+        # (empty) access token, rather than lose the grant by keeping the spent one.
+        access_token = ""
     if refresh_token is not None and not isinstance(refresh_token, str):
         raise TokenEndpointError("The token endpoint sent a refresh_token that is not a string.")
     if refresh_token:
@@ -200,11 +204,12 @@ def pair_from_response(
     else:
         raise TokenEndpointError("The token endpoint answered 200 without a refresh_token.")
     token_type = payload.get("token_type")
+    access_seconds = _lifetime(payload, access_lifetime) if access_token else 0
     return TokenPair(
         access_token=access_token,
         refresh_token=refresh_token,
         token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
-        access_token_expires_at=now.add(seconds=_lifetime(payload, access_lifetime)),
+        access_token_expires_at=now.add(seconds=access_seconds),
         refresh_token_expires_at=refresh_expires_at,
         obtained_at=now,
         obtained_by=grant,
