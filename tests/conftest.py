@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
 from pathlib import Path
 
 import pytest
+
+# In-process Airflow imports (hook modules, secrets backends) must not touch ~/airflow.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="orangelogic-tests-airflow-"))
 
 from airflow_provider_orangelogic.oauth.client import OrangeLogicOAuthClient
 from airflow_provider_orangelogic.oauth.manager import TokenManager
@@ -15,6 +19,9 @@ from airflow_provider_orangelogic.oauth.retry import RetryPolicy
 from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
 from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
+from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
+
+REPO = Path(__file__).resolve().parents[1]
 
 CLIENT_ID = "standin-client"
 CLIENT_SECRET = "standin-secret-Zq8"
@@ -27,6 +34,14 @@ def stand_in():
     config = StandInConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=(REDIRECT_URI,))
     with OrangeLogicStandIn(config) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    """A real Airflow: SQLite metadata DB in a temporary AIRFLOW_HOME, the example DAGs, the real CLI."""
+    box = AirflowSandbox(tmp_path_factory.mktemp("airflow_home"), REPO / "dags_examples")
+    box.migrate()
+    return box
 
 
 def make_settings(url: str, **extra) -> OrangeLogicSettings:

@@ -7,7 +7,7 @@ import json
 import pendulum
 import pytest
 
-from airflow_provider_orangelogic.oauth.errors import TokenEndpointError, TokenStoreError
+from airflow_provider_orangelogic.oauth.errors import TokenEndpointError
 from airflow_provider_orangelogic.oauth.retry import RetryPolicy, parse_retry_after
 from airflow_provider_orangelogic.oauth.tokens import TokenPair, pair_from_response
 
@@ -82,29 +82,6 @@ def test_refresh_policy_threshold():
     assert pair.needs_refresh(NOW.add(seconds=51), 0.5)
     assert pair.access_token_valid(NOW.add(seconds=99).timestamp())
     assert not pair.access_token_valid(NOW.add(seconds=99).timestamp(), leeway=5)
-
-
-GOOD = json.loads(make({"access_token": "A", "refresh_token": "R"}).to_json())
-CORRUPT = [
-    ("{not json", "does not hold valid JSON"),
-    (GOOD and json.dumps(GOOD)[:40], "does not hold valid JSON"),
-    ("[1, 2]", "holds a JSON list"),
-    ("null", "holds a JSON NoneType"),
-    (json.dumps({k: v for k, v in GOOD.items() if k != "refresh_token"}), "lacks the field(s) refresh_token"),
-    (json.dumps({**GOOD, "access_token_expires_at": "tomorrow"}), "access_token_expires_at is not an ISO 8601"),
-    (json.dumps({**GOOD, "obtained_at": 12}), "obtained_at is not an ISO 8601"),
-    (json.dumps({**GOOD, "refresh_token": ""}), "refresh_token is empty"),
-    (json.dumps({**GOOD, "host": None}), "field host must be a string"),
-]
-
-
-@pytest.mark.parametrize(("text", "message"), CORRUPT, ids=[m for _, m in CORRUPT])
-def test_corrupt_records_name_the_variable_and_the_fix(text, message):
-    with pytest.raises(TokenStoreError) as info:
-        TokenPair.from_json(text, source="Airflow Variable 'orangelogic_token_x'")
-    assert message in str(info.value)
-    assert "Airflow Variable 'orangelogic_token_x'" in str(info.value)
-    assert "orangelogic_token_exchange" in str(info.value)
 
 
 def test_retry_after_parsing_and_backoff_bounds():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import Any
@@ -296,14 +297,17 @@ class OrangeLogicHook(BaseHook):
         )
 
 
-def _extra_of(conn: Any) -> dict[str, Any]:
+def _extra_of(conn: Any) -> Any:
+    # Airflow's extra_dejson turns unreadable JSON into {} with a log line; a user deserves an error.
+    raw = conn.extra
+    if not raw:
+        return {}
     try:
-        extra = conn.extra_dejson
-    except Exception:
+        return json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
         raise OrangeLogicConfigurationError(
             f"Connection {conn.conn_id!r}: Extra is not valid JSON; enter a JSON object or leave it empty."
         ) from None
-    return extra if isinstance(extra, dict) else {}
 
 
 def _mask_pair(pair: TokenPair) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import textwrap
-from pathlib import Path
 
 import pytest
 import requests
@@ -13,7 +12,6 @@ import requests
 from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
 from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
 
-REPO = Path(__file__).resolve().parents[2]
 CLIENT_ID = "airflow-it-client"
 CLIENT_SECRET = "it-client-secret-4f9QwZ"
 REDIRECT_URI = "http://127.0.0.1:8080/orangelogic/callback"
@@ -31,13 +29,6 @@ def stand_in():
     )
     with OrangeLogicStandIn(config) as server:
         yield server
-
-
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory):
-    box = AirflowSandbox(tmp_path_factory.mktemp("airflow_home"), REPO / "dags_examples")
-    box.migrate()
-    return box
 
 
 def add_orangelogic_connection(sandbox: AirflowSandbox, conn_id: str, host: str, **extra) -> None:

@@ -1,0 +1,156 @@
+"""Point 1: per-call cost through the Search endpoint, OrangeLogicHook against the alternatives.
+
+Runs as ``python -m benchmarks.percall`` in a subprocess with the Airflow sandbox's environment,
+outside any task: the hook then reads its connection and Variable from the metadata DB through
+``airflow.models``, as it does from the CLI or a Python shell.
+
+Variants, each sending the same GET /API/search/v4.0/search?format=json&countperpage=1:
+
+- ``a_floor``: a bare requests.Session with a fixed Authorization header;
+- ``b_get_conn``: the session of ``OrangeLogicHook.get_conn()``;
+- ``b_request``: ``OrangeLogicHook.request()`` (URL building, retry loop, response check);
+- ``c_naive``: read the Variable and build a new session on every call;
+- ``d_http_hook``: Airflow's HttpHook.run() with a static bearer header;
+- ``e_oauthlib``: requests-oauthlib's OAuth2Session with automatic refresh configured.
+
+Every trial runs all variants in short interleaved chunks, in an order rotated per round, so that
+a slow spell of the (noisy, 2-core) machine hits them all alike and per-trial ratios stay stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import requests
+
+from benchmarks.common import HTTP_TIMEOUT, SEARCH_ENDPOINT, SEARCH_PARAMS, oauthlib_session, write_json
+
+VARIANTS = ("a_floor", "b_get_conn", "b_request", "c_naive", "d_http_hook", "e_oauthlib")
+
+
+class ReadCounter:
+    """Counts VariableTokenStore.load calls by wrapping the method in this process only."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        from airflow_provider_orangelogic.hooks.variable_store import VariableTokenStore
+
+        original = VariableTokenStore.load
+
+        def counting_load(store: VariableTokenStore) -> Any:
+            self.value += 1
+            return original(store)
+
+        VariableTokenStore.load = counting_load  # type: ignore[method-assign]
+
+
+def build_variants(hook: Any, http_conn_id: str) -> dict[str, Callable[[], requests.Response]]:
+    from airflow.models.variable import Variable
+    from airflow.providers.http.hooks.http import HttpHook
+
+    from airflow_provider_orangelogic.oauth.tokens import TokenPair
+
+    base_url = hook.settings.base_url
+    url = base_url + SEARCH_ENDPOINT
+    key = hook.token_variable
+    token = hook.get_access_token()
+    # Read straight from the Variable, not through the hook's store, so the read counter only
+    # sees the hook's own reads.
+    pair = TokenPair.from_json(Variable.get(key), source=key)
+
+    floor = requests.Session()
+    floor.headers["Authorization"] = f"Bearer {token}"
+    hook_session = hook.get_conn()
+    http_hook = HttpHook(method="GET", http_conn_id=http_conn_id)
+    bearer = {"Authorization": f"Bearer {token}"}
+    oauth = oauthlib_session(base_url, pair, token_updater=lambda new_token: None)
+
+    def naive() -> requests.Response:
+        record = json.loads(Variable.get(key))
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {record['access_token']}"
+            return session.get(url, params=SEARCH_PARAMS, timeout=HTTP_TIMEOUT)
+
+    return {
+        "a_floor": lambda: floor.get(url, params=SEARCH_PARAMS, timeout=HTTP_TIMEOUT),
+        "b_get_conn": lambda: hook_session.get(url, params=SEARCH_PARAMS, timeout=HTTP_TIMEOUT),
+        "b_request": lambda: hook.request("GET", SEARCH_ENDPOINT, params=SEARCH_PARAMS),
+        "c_naive": naive,
+        "d_http_hook": lambda: http_hook.run(SEARCH_ENDPOINT, data=SEARCH_PARAMS, headers=bearer),
+        "e_oauthlib": lambda: oauth.get(url, params=SEARCH_PARAMS, timeout=HTTP_TIMEOUT),
+    }
+
+
+def call_n(call: Callable[[], requests.Response], count: int) -> None:
+    for _ in range(count):
+        response = call()
+        if response.status_code != 200:
+            raise RuntimeError(f"the stand-in answered {response.status_code}: {response.text[:200]}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--conn-id", required=True)
+    parser.add_argument("--http-conn-id", required=True)
+    parser.add_argument("--code", required=True, help="an authorization code from /_standin/authorize")
+    parser.add_argument("--calls", type=int, default=500, help="calls per variant per trial")
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--chunk", type=int, default=25, help="calls of one variant before switching to the next")
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+
+    reads = ReadCounter()
+    from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
+
+    # As the exchange DAG would: its own hook stores the first pair in the Variable.
+    OrangeLogicHook(args.conn_id).exchange_code(args.code)
+    # As a task would: a fresh hook, nothing cached; its first call has to read the Variable.
+    hook = OrangeLogicHook(args.conn_id)
+    reads.value = 0
+    call_n(lambda: hook.request("GET", SEARCH_ENDPOINT, params=SEARCH_PARAMS), 1)
+    first_reads = reads.value
+
+    variants = build_variants(hook, args.http_conn_id)
+    for call in variants.values():
+        call_n(call, args.warmup)
+
+    results: dict[str, dict[str, Any]] = {
+        name: {"calls_per_s": [], "cpu_us_per_call": [], "variable_reads": 0, "calls_total": 0} for name in VARIANTS
+    }
+    rounds = max(1, args.calls // args.chunk)
+    for trial in range(args.trials):
+        wall = dict.fromkeys(VARIANTS, 0.0)
+        cpu = dict.fromkeys(VARIANTS, 0.0)
+        # Short chunks of each variant in turn, rather than one long block each: a noisy spell of
+        # the shared machine then slows every variant of the trial alike, and the ratios hold.
+        for round_number in range(rounds):
+            shift = (trial + round_number) % len(VARIANTS)
+            for name in VARIANTS[shift:] + VARIANTS[:shift]:
+                before = reads.value
+                cpu_start, wall_start = time.process_time(), time.perf_counter()
+                call_n(variants[name], args.chunk)
+                wall[name] += time.perf_counter() - wall_start
+                cpu[name] += time.process_time() - cpu_start
+                results[name]["variable_reads"] += reads.value - before
+                results[name]["calls_total"] += args.chunk
+        for name in VARIANTS:
+            calls = rounds * args.chunk
+            results[name]["calls_per_s"].append(calls / wall[name])
+            results[name]["cpu_us_per_call"].append(cpu[name] / calls * 1e6)
+        gc.collect()
+
+    write_json(
+        args.out,
+        {"calls": rounds * args.chunk, "trials": args.trials, "first_call_variable_reads": first_reads, "variants": results},
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
