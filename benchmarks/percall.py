@@ -93,6 +93,19 @@ def call_n(call: Callable[[], requests.Response], count: int) -> None:
             raise RuntimeError(f"the stand-in answered {response.status_code}: {response.text[:200]}")
 
 
+def prepare_cost(sessions: dict[str, requests.Session], url: str, count: int, rounds: int = 5) -> dict[str, float]:
+    """Microseconds per ``prepare_request``, where the hook's auth object adds the token: no I/O, no noise
+    from the server, just what the token layer adds to each call."""
+    spent = dict.fromkeys(sessions, 0.0)
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            start = time.perf_counter()
+            for _ in range(count):
+                session.prepare_request(requests.Request("GET", url, params=SEARCH_PARAMS))
+            spent[name] += time.perf_counter() - start
+    return {name: seconds / (count * rounds) * 1e6 for name, seconds in spent.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--conn-id", required=True)
@@ -102,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--chunk", type=int, default=25, help="calls of one variant before switching to the next")
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--prepare-count", type=int, default=4000, help="prepare_request calls per round")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
@@ -145,9 +159,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             results[name]["cpu_us_per_call"].append(cpu[name] / calls * 1e6)
         gc.collect()
 
+    floor = requests.Session()
+    floor.headers["Authorization"] = f"Bearer {hook.get_access_token()}"
+    prepare_us = prepare_cost(
+        {"a_floor": floor, "b_get_conn": hook.get_conn()}, hook.settings.url_for(SEARCH_ENDPOINT), args.prepare_count
+    )
     write_json(
         args.out,
-        {"calls": rounds * args.chunk, "trials": args.trials, "first_call_variable_reads": first_reads, "variants": results},
+        {
+            "calls": rounds * args.chunk,
+            "trials": args.trials,
+            "first_call_variable_reads": first_reads,
+            "variants": results,
+            "prepare_us": prepare_us,
+        },
     )
     return 0
 

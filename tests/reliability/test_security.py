@@ -1,0 +1,144 @@
+"""Security properties a user relies on, each checked on real behaviour."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from airflow_provider_orangelogic.oauth.client import OrangeLogicOAuthClient
+from airflow_provider_orangelogic.oauth.errors import ReauthorizationRequired, TokenEndpointError
+from tests.conftest import CLIENT_SECRET, FAST_RETRY, REDIRECT_URI, MemoryStore, make_manager, make_settings
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate, answering every POST with invalid_grant."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b'{"error": "invalid_grant"}'
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_tls_verification_is_on_by_default(tls_server):
+    """TLS verification on by default: a self-signed server is refused before anything is sent"""
+    client = OrangeLogicOAuthClient(make_settings(tls_server), retry=FAST_RETRY)
+    with pytest.raises(TokenEndpointError, match="SSLError"):
+        client.exchange_code("some-code")
+
+
+def test_tls_verification_can_be_turned_off(tls_server):
+    """verify_ssl false reaches the same server (and gets its OAuth answer)"""
+    client = OrangeLogicOAuthClient(make_settings(tls_server, verify_ssl=False), retry=FAST_RETRY)
+    with pytest.raises(ReauthorizationRequired):
+        client.exchange_code("some-code")
+
+
+def test_state_is_random_and_round_trips(stand_in, tmp_path):
+    """The authorization state is random (secrets) and comes back unchanged on the redirect"""
+    import requests
+
+    manager = make_manager(stand_in.url, MemoryStore(), tmp_path)
+    states = [parse_qs(urlsplit(manager.client.authorization_url()).query)["state"][0] for _ in range(200)]
+    assert len(set(states)) == 200 and min(map(len, states)) >= 32
+    url = manager.client.authorization_url()
+    location = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+    assert location.startswith(REDIRECT_URI)
+    assert parse_qs(urlsplit(location).query)["state"] == parse_qs(urlsplit(url).query)["state"]
+
+
+def test_reprs_hide_every_secret(stand_in, tmp_path):
+    """repr of settings, pair, client, manager, hook and operators never shows a secret"""
+    from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
+    from airflow_provider_orangelogic.operators.orangelogic import (
+        OrangeLogicExchangeCodeOperator,
+        OrangeLogicRefreshTokenOperator,
+    )
+
+    manager = make_manager(stand_in.url, MemoryStore(), tmp_path)
+    code = stand_in.authorize(REDIRECT_URI)
+    pair = manager.exchange_code(code)
+    objects = [
+        manager.settings,
+        pair,
+        manager.client,
+        manager,
+        OrangeLogicHook("x"),
+        OrangeLogicExchangeCodeOperator(task_id="t", code=code),
+        OrangeLogicRefreshTokenOperator(task_id="r"),
+    ]
+    text = " ".join(repr(o) for o in objects) + str(pair.summary())
+    assert not [s for s in (CLIENT_SECRET, code, pair.access_token, pair.refresh_token) if s in text]
+
+
+def test_variable_key_is_one_airflow_masks():
+    """The default Variable key contains 'token', so Airflow masks its value"""
+    from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
+
+    from airflow_provider_orangelogic.hooks.variable_store import default_variable_key
+
+    assert should_hide_value_for_key(default_variable_key("orangelogic_default"))
+
+
+def test_server_echo_of_a_secret_is_redacted(stand_in, tmp_path):
+    """An error description that echoes the refresh token is redacted in the message"""
+    manager = make_manager(stand_in.url, MemoryStore(), tmp_path)
+    pair = manager.exchange_code(stand_in.authorize(REDIRECT_URI))
+    stand_in.add_fault(
+        "token",
+        "status",
+        status=400,
+        error="invalid_request",
+        error_description=f"bad code {pair.refresh_token} for secret {CLIENT_SECRET}",
+    )
+    with pytest.raises(TokenEndpointError) as info:
+        manager.refresh(force=True)
+    assert pair.refresh_token not in str(info.value) and CLIENT_SECRET not in str(info.value)
+    assert "***" in str(info.value)
