@@ -85,25 +85,26 @@ def _authorized_file_store(stand_in, tmp_path):
     return setup, store_path
 
 
-def test_processes_at_expiry_cause_one_refresh(stand_in, tmp_path):
-    stand_in.configure(access_lifetime=2)
-    _, store_path = _authorized_file_store(stand_in, tmp_path)
+def _run_workers(stand_in, tmp_path, store_path, count, *, start_in, force):
+    """Start ``count`` spawned processes that all act at the same moment; return their results."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    start_at = time.time() + 3  # after expiry, once every process has imported everything
-    procs = [
-        ctx.Process(
-            target=_process_worker,
-            args=(stand_in.url, str(store_path), str(tmp_path / "locks"), start_at, False, queue),
-        )
-        for _ in range(6)
-    ]
+    start_at = time.time() + start_in  # once every process has imported everything
+    args = (stand_in.url, str(store_path), str(tmp_path / "locks"), start_at, force, queue)
+    procs = [ctx.Process(target=_process_worker, args=args) for _ in range(count)]
     for proc in procs:
         proc.start()
     results = [queue.get(timeout=60) for _ in procs]
     for proc in procs:
         proc.join(30)
-    assert [kind for kind, _ in results] == ["ok"] * 6, results
+    assert [kind for kind, _ in results] == ["ok"] * count, results
+    return results
+
+
+def test_processes_at_expiry_cause_one_refresh(stand_in, tmp_path):
+    stand_in.configure(access_lifetime=2)
+    _, store_path = _authorized_file_store(stand_in, tmp_path)
+    results = _run_workers(stand_in, tmp_path, store_path, 6, start_in=3, force=False)  # after expiry
     assert len({token for _, token in results}) == 1
     counters = stand_in.counters()
     assert counters["refresh_token_grants"] == 1
@@ -112,21 +113,7 @@ def test_processes_at_expiry_cause_one_refresh(stand_in, tmp_path):
 
 def test_processes_forcing_refreshes_never_reuse(stand_in, tmp_path):
     _, store_path = _authorized_file_store(stand_in, tmp_path)
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    start_at = time.time() + 2
-    procs = [
-        ctx.Process(
-            target=_process_worker, args=(stand_in.url, str(store_path), str(tmp_path / "locks"), start_at, True, queue)
-        )
-        for _ in range(4)
-    ]
-    for proc in procs:
-        proc.start()
-    results = [queue.get(timeout=60) for _ in procs]
-    for proc in procs:
-        proc.join(30)
-    assert [kind for kind, _ in results] == ["ok"] * 4, results
+    _run_workers(stand_in, tmp_path, store_path, 4, start_in=2, force=True)
     counters = stand_in.counters()
     assert counters["refresh_token_reuses"] == 0 and counters["grants_revoked"] == 0
     assert 1 <= counters["refresh_token_grants"] <= 4

@@ -19,7 +19,7 @@ from typing import Any
 class AirflowCommandError(RuntimeError):
     def __init__(self, args: list[str], result: subprocess.CompletedProcess[str]) -> None:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
-        super().__init__(f"airflow {' '.join(args[:3])} ... exited {result.returncode}:\n{tail}")
+        super().__init__(f"{' '.join(args[:3])[:80]} ... exited {result.returncode}:\n{tail}")
         self.result = result
 
 
@@ -66,18 +66,29 @@ class AirflowSandbox:
         self, *args: str, check: bool = True, timeout: float = 600, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run the airflow CLI; ``env`` adds variables for this call only."""
-        cmd = [sys.executable, "-m", "airflow", *args]
-        result = subprocess.run(  # noqa: S603 - fixed interpreter and arguments
-            cmd,
+        return self._run(["-m", "airflow", *args], check=check, timeout=timeout, env=env)
+
+    def _run(
+        self,
+        args: list[str],
+        *,
+        check: bool,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        stdin_text: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(  # noqa: S603 - this interpreter, our own arguments
+            [sys.executable, *args],
             env={**self.env, **(env or {})},
+            input=stdin_text,
+            stdin=None if stdin_text is not None else subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
-            stdin=subprocess.DEVNULL,
         )
         if check and result.returncode != 0:
-            raise AirflowCommandError(list(args), result)
+            raise AirflowCommandError(args[:4], result)
         return result
 
     def migrate(self) -> None:
@@ -95,17 +106,7 @@ class AirflowSandbox:
             "    session.add(conn)\n"
         )
         # The JSON (with the client secret) goes through stdin, never a command line.
-        result = subprocess.run(  # noqa: S603 - fixed interpreter
-            [sys.executable, "-c", code, conn_id],
-            env=self.env,
-            input=json.dumps(fields),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise AirflowCommandError(["connections", "add", conn_id], result)
+        self._run(["-c", code, conn_id], check=True, timeout=300, stdin_text=json.dumps(fields))
 
     def dags_test(
         self,
@@ -125,15 +126,4 @@ class AirflowSandbox:
         self, code: str, check: bool = True, timeout: float = 300, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run Python with this sandbox's environment (outside any task), e.g. to read the Variable."""
-        result = subprocess.run(  # noqa: S603 - fixed interpreter
-            [sys.executable, "-c", code],
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-        if check and result.returncode != 0:
-            raise AirflowCommandError(["python", "-c", "..."], result)
-        return result
+        return self._run(["-c", code], check=check, timeout=timeout, env=env)
