@@ -143,3 +143,30 @@ def test_shadowed_variable_is_reported_before_any_refresh(sandbox, stand_in):
     output = run.stdout + run.stderr
     assert "EnvironmentVariablesBackend" in output and "unset AIRFLOW_VAR_ORANGELOGIC_TOKEN_OL_SHADOW" in output
     assert stand_in.counters()["token_requests"] == calls
+
+
+def test_example_dags_parse_cheaply_with_the_documented_shape(sandbox):
+    code = (
+        "import json, socket\n"
+        "def no_network(*a, **k):\n"
+        "    raise AssertionError('network access while parsing')\n"
+        "socket.socket.connect = no_network\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "bag = DagBag()\n"
+        "out = {'errors': list(bag.import_errors)}\n"
+        "for dag_id, dag in bag.dags.items():\n"
+        "    out[dag_id] = {'schedule': str(dag.schedule), 'catchup': dag.catchup,\n"
+        "                   'max_active_runs': dag.max_active_runs, 'params': sorted(dag.params.keys()),\n"
+        "                   'tasks': sorted(dag.task_ids)}\n"
+        "print('RESULT=' + json.dumps(out))\n"
+    )
+    # No connection and no Variable exists for these ids: parsing must not need them.
+    env = {"AIRFLOW__ORANGELOGIC__REFRESH_CONN_IDS": "ol_parse_a, ol_parse_b"}
+    out = sandbox.python(code, env=env).stdout
+    dags = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT=")).removeprefix("RESULT="))
+    assert dags["errors"] == []
+    exchange, refresh = dags["orangelogic_token_exchange"], dags["orangelogic_token_refresh"]
+    assert exchange["schedule"] == "None" and exchange["params"] == ["code", "conn_id"]
+    assert refresh["catchup"] is False and refresh["max_active_runs"] == 1
+    assert "0:30:00" in refresh["schedule"]
+    assert dags["orangelogic_search_example"]["tasks"] == ["report", "search_assets"]
