@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,9 @@ from airflow_provider_orangelogic.oauth.client import OrangeLogicOAuthClient
 from airflow_provider_orangelogic.oauth.manager import TokenManager
 from airflow_provider_orangelogic.oauth.retry import RetryPolicy
 from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
-from airflow_provider_orangelogic.oauth.tokens import TokenPair
 from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
 from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
+from airflow_provider_orangelogic.testing.stores import FileTokenStore, MemoryTokenStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,52 +53,9 @@ def make_settings(url: str, **extra) -> OrangeLogicSettings:
     )
 
 
-class MemoryStore:
-    """A TokenStore in a dict: the pure-logic tests' stand-in for the Airflow Variable."""
-
-    def __init__(self, name: str = "memory") -> None:
-        self.name = name
-        self.description = f"memory store {name!r}"
-        self.text: str | None = None
-        self.writes = 0
-        self._lock = threading.Lock()
-
-    def load(self) -> TokenPair | None:
-        with self._lock:
-            text = self.text
-        return None if text is None else TokenPair.from_json(text, source=self.description)
-
-    def save(self, pair: TokenPair) -> None:
-        with self._lock:
-            self.text = pair.to_json()
-            self.writes += 1
-
-    def check_writable(self) -> None:
-        return None
-
-
-class FileStore:
-    """A TokenStore in a file, shared by processes (atomic replace, like a DB row update)."""
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self.name = f"file-{self.path.name}"
-        self.description = f"file {self.path}"
-
-    def load(self) -> TokenPair | None:
-        try:
-            text = self.path.read_text()
-        except FileNotFoundError:
-            return None
-        return TokenPair.from_json(text, source=self.description)
-
-    def save(self, pair: TokenPair) -> None:
-        tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(pair.to_json())
-        os.replace(tmp, self.path)
-
-    def check_writable(self) -> None:
-        return None
+# Short names for the stores the tests use everywhere.
+MemoryStore = MemoryTokenStore
+FileStore = FileTokenStore
 
 
 def make_manager(url: str, store, tmp_path, **extra) -> TokenManager:
