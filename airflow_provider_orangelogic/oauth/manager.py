@@ -118,9 +118,10 @@ class TokenManager:
         return pair
 
     def _remember(self, pair: TokenPair) -> None:
-        if pair is not self._cached:
-            self._on_new_pair(pair)
-            self._cached = pair
+        cached = self._cached
+        if cached is None or (pair.access_token, pair.refresh_token) != (cached.access_token, cached.refresh_token):
+            self._on_new_pair(pair)  # registers the tokens with the secrets masker: once per pair
+        self._cached = pair
 
     def _leeway(self, pair: TokenPair) -> float:
         # Do not hand out a token that could expire while the request is in flight.

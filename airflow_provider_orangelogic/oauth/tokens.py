@@ -45,11 +45,13 @@ class TokenPair:
     obtained_at: DateTime
     obtained_by: str
     host: str
-    # Epoch seconds of access_token_expires_at, so the per-request validity check is a float compare.
+    # Precomputed so that the per-request validity check is float arithmetic, not date arithmetic.
     access_expiry_ts: float = field(init=False, repr=False, compare=False)
+    access_lifetime: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "access_expiry_ts", self.access_token_expires_at.timestamp())
+        object.__setattr__(self, "access_lifetime", max(0.0, self.access_expiry_ts - self.obtained_at.timestamp()))
 
     # -- policy ---------------------------------------------------------------------------------
 
@@ -58,10 +60,6 @@ class TokenPair:
 
     def refresh_token_valid(self, now: DateTime) -> bool:
         return now < self.refresh_token_expires_at
-
-    @property
-    def access_lifetime(self) -> float:
-        return max(0.0, (self.access_token_expires_at - self.obtained_at).total_seconds())
 
     def needs_refresh(self, now: DateTime, threshold: float) -> bool:
         """True once less than ``threshold`` of the access token's lifetime is left."""
