@@ -13,6 +13,9 @@ Variants, each sending the same GET /API/search/v4.0/search?format=json&countper
 - ``d_http_hook``: Airflow's HttpHook.run() with a static bearer header;
 - ``e_oauthlib``: requests-oauthlib's OAuth2Session with automatic refresh configured.
 
+The same six variants are then measured once more with the network taken out (a requests
+adapter that answers at once with a recorded Search answer), which isolates the client-side cost.
+
 Every trial runs all variants in short interleaved chunks, in an order rotated per round, so that
 a slow spell of the (noisy, 2-core) machine hits them all alike and per-trial ratios stay stable.
 """
@@ -27,6 +30,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import requests
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 
 from benchmarks.common import HTTP_TIMEOUT, SEARCH_ENDPOINT, SEARCH_PARAMS, oauthlib_session, write_json
 
@@ -49,7 +55,39 @@ class ReadCounter:
         VariableTokenStore.load = counting_load  # type: ignore[method-assign]
 
 
-def build_variants(hook: Any, http_conn_id: str) -> dict[str, Callable[[], requests.Response]]:
+class CannedAdapter(BaseAdapter):
+    """Answers every request at once with a recorded Search answer: the client side without I/O.
+
+    With the network and the server taken out, what is left is exactly what each client stacks
+    on a call (session set-up, token handling, Variable reads), free of the server's noise.
+    """
+
+    def __init__(self, recorded: requests.Response) -> None:
+        super().__init__()
+        self.status = recorded.status_code
+        self.headers = dict(recorded.headers)
+        self.body = recorded.content
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        response = requests.Response()
+        response.status_code = self.status
+        response.reason = "OK"
+        response.headers = CaseInsensitiveDict(self.headers)
+        response._content = self.body
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.url = request.url or ""
+        response.request = request
+        response.connection = self
+        return response
+
+    def close(self) -> None:
+        return None
+
+
+def build_variants(
+    hook: Any, http_conn_id: str, adapter: BaseAdapter | None = None
+) -> dict[str, Callable[[], requests.Response]]:
+    """One callable per variant; with ``adapter``, every session sends through it instead of the network."""
     from airflow.models.variable import Variable
     from airflow.providers.http.hooks.http import HttpHook
 
@@ -63,16 +101,21 @@ def build_variants(hook: Any, http_conn_id: str) -> dict[str, Callable[[], reque
     # sees the hook's own reads.
     pair = TokenPair.from_json(Variable.get(key), source=key)
 
-    floor = requests.Session()
+    def mounted(session: requests.Session) -> requests.Session:
+        if adapter is not None:
+            session.mount("http://", adapter)
+        return session
+
+    floor = mounted(requests.Session())
     floor.headers["Authorization"] = f"Bearer {token}"
-    hook_session = hook.get_conn()
-    http_hook = HttpHook(method="GET", http_conn_id=http_conn_id)
+    hook_session = mounted(hook.get_conn())
+    http_hook = HttpHook(method="GET", http_conn_id=http_conn_id, adapter=adapter)
     bearer = {"Authorization": f"Bearer {token}"}
-    oauth = oauthlib_session(base_url, pair, token_updater=lambda new_token: None)
+    oauth = mounted(oauthlib_session(base_url, pair, token_updater=lambda new_token: None))
 
     def naive() -> requests.Response:
         record = json.loads(Variable.get(key))
-        with requests.Session() as session:
+        with mounted(requests.Session()) as session:
             session.headers["Authorization"] = f"Bearer {record['access_token']}"
             return session.get(url, params=SEARCH_PARAMS, timeout=HTTP_TIMEOUT)
 
@@ -93,17 +136,34 @@ def call_n(call: Callable[[], requests.Response], count: int) -> None:
             raise RuntimeError(f"the stand-in answered {response.status_code}: {response.text[:200]}")
 
 
-def prepare_cost(sessions: dict[str, requests.Session], url: str, count: int, rounds: int = 5) -> dict[str, float]:
-    """Microseconds per ``prepare_request``, where the hook's auth object adds the token: no I/O, no noise
-    from the server, just what the token layer adds to each call."""
-    spent = dict.fromkeys(sessions, 0.0)
-    for _ in range(rounds):
-        for name, session in sessions.items():
-            start = time.perf_counter()
-            for _ in range(count):
-                session.prepare_request(requests.Request("GET", url, params=SEARCH_PARAMS))
-            spent[name] += time.perf_counter() - start
-    return {name: seconds / (count * rounds) * 1e6 for name, seconds in spent.items()}
+def measure(
+    variants: dict[str, Callable[[], requests.Response]], calls: int, trials: int, chunk: int, reads: ReadCounter
+) -> dict[str, dict[str, Any]]:
+    """Calls/s and client CPU per call of every variant, ``trials`` times."""
+    results: dict[str, dict[str, Any]] = {
+        name: {"calls_per_s": [], "cpu_us_per_call": [], "variable_reads": 0, "calls_total": 0} for name in VARIANTS
+    }
+    rounds = max(1, calls // chunk)
+    for trial in range(trials):
+        wall = dict.fromkeys(VARIANTS, 0.0)
+        cpu = dict.fromkeys(VARIANTS, 0.0)
+        # Short chunks of each variant in turn, rather than one long block each: a noisy spell of
+        # the shared machine then slows every variant of the trial alike, and the ratios hold.
+        for round_number in range(rounds):
+            shift = (trial + round_number) % len(VARIANTS)
+            for name in VARIANTS[shift:] + VARIANTS[:shift]:
+                before = reads.value
+                cpu_start, wall_start = time.process_time(), time.perf_counter()
+                call_n(variants[name], chunk)
+                wall[name] += time.perf_counter() - wall_start
+                cpu[name] += time.process_time() - cpu_start
+                results[name]["variable_reads"] += reads.value - before
+                results[name]["calls_total"] += chunk
+        for name in VARIANTS:
+            results[name]["calls_per_s"].append(rounds * chunk / wall[name])
+            results[name]["cpu_us_per_call"].append(cpu[name] / (rounds * chunk) * 1e6)
+        gc.collect()
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,7 +175,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--chunk", type=int, default=25, help="calls of one variant before switching to the next")
     parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--prepare-count", type=int, default=4000, help="prepare_request calls per round")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
@@ -133,45 +192,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     variants = build_variants(hook, args.http_conn_id)
     for call in variants.values():
         call_n(call, args.warmup)
+    network = measure(variants, args.calls, args.trials, args.chunk, reads)
 
-    results: dict[str, dict[str, Any]] = {
-        name: {"calls_per_s": [], "cpu_us_per_call": [], "variable_reads": 0, "calls_total": 0} for name in VARIANTS
-    }
-    rounds = max(1, args.calls // args.chunk)
-    for trial in range(args.trials):
-        wall = dict.fromkeys(VARIANTS, 0.0)
-        cpu = dict.fromkeys(VARIANTS, 0.0)
-        # Short chunks of each variant in turn, rather than one long block each: a noisy spell of
-        # the shared machine then slows every variant of the trial alike, and the ratios hold.
-        for round_number in range(rounds):
-            shift = (trial + round_number) % len(VARIANTS)
-            for name in VARIANTS[shift:] + VARIANTS[:shift]:
-                before = reads.value
-                cpu_start, wall_start = time.process_time(), time.perf_counter()
-                call_n(variants[name], args.chunk)
-                wall[name] += time.perf_counter() - wall_start
-                cpu[name] += time.process_time() - cpu_start
-                results[name]["variable_reads"] += reads.value - before
-                results[name]["calls_total"] += args.chunk
-        for name in VARIANTS:
-            calls = rounds * args.chunk
-            results[name]["calls_per_s"].append(calls / wall[name])
-            results[name]["cpu_us_per_call"].append(cpu[name] / calls * 1e6)
-        gc.collect()
+    # The same calls with the network taken out, through a second hook (its first call reads the
+    # Variable, after the read counts above were taken).
+    recorded = variants["a_floor"]()
+    offline_hook = OrangeLogicHook(args.conn_id)
+    offline = build_variants(offline_hook, args.http_conn_id, adapter=CannedAdapter(recorded))
+    for call in offline.values():
+        call_n(call, args.warmup)
+    no_io = measure(offline, args.calls, args.trials, args.chunk, reads)
 
-    floor = requests.Session()
-    floor.headers["Authorization"] = f"Bearer {hook.get_access_token()}"
-    prepare_us = prepare_cost(
-        {"a_floor": floor, "b_get_conn": hook.get_conn()}, hook.settings.url_for(SEARCH_ENDPOINT), args.prepare_count
-    )
     write_json(
         args.out,
         {
-            "calls": rounds * args.chunk,
+            "calls": max(1, args.calls // args.chunk) * args.chunk,
             "trials": args.trials,
             "first_call_variable_reads": first_reads,
-            "variants": results,
-            "prepare_us": prepare_us,
+            "variants": network,
+            "no_io": no_io,
         },
     )
     return 0
