@@ -8,8 +8,8 @@ must authorize again.
 
 1. In Orange Logic, open the OAuth Client Application account (Administration > Contacts),
    and check that its redirect URI is the one in the connection's *Redirect URI* field.
-2. Get the authorization URL (it contains no secret) on any machine with the Airflow config:
-   `python -c "from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook as H; print(H('orangelogic_default').get_authorization_url())"`.
+2. Get the authorization URL (it contains no secret) in Python, on any machine with the
+   Airflow config: `OrangeLogicHook("orangelogic_default").get_authorization_url()`.
    It looks like `https://dam.example.com/oauth2/auth?client_id=...&response_type=code&redirect_uri=...&state=...`.
 3. Open it in a browser, log in and press *Authorize*. The browser lands on
    `<redirect uri>?code=AUTHORIZATION_CODE&state=...`; check that `state` is the one you sent.
