@@ -10,7 +10,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
@@ -21,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 import requests
 
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
+from airflow_provider_orangelogic.testing.stores import FileTokenStore
 
 REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / ".benchmarks-out"
@@ -93,9 +93,7 @@ class StandInProcess:
         self._control = requests.Session()
 
     def _call(self, method: str, name: str, payload: Mapping[str, Any] | None = None) -> Any:
-        response = self._control.request(
-            method, f"{self.url}/_standin/{name}", json=payload, params=None, timeout=HTTP_TIMEOUT
-        )
+        response = self._control.request(method, f"{self.url}/_standin/{name}", json=payload, timeout=HTTP_TIMEOUT)
         response.raise_for_status()
         return response.json()
 
@@ -136,31 +134,8 @@ class StandInProcess:
 # -- token stores and clients -------------------------------------------------------------------
 
 
-class FileStore:
-    """A TokenStore in one file shared by threads and processes (atomic replace, like a DB row update).
-
-    The same as tests/conftest.py's FileStore, copied so that benchmarks do not import the tests.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.name = f"file-{self.path.name}"
-        self.description = f"file {self.path}"
-
-    def load(self) -> TokenPair | None:
-        try:
-            text = self.path.read_text()
-        except FileNotFoundError:
-            return None
-        return TokenPair.from_json(text, source=self.description)
-
-    def save(self, pair: TokenPair) -> None:
-        tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(pair.to_json())
-        os.replace(tmp, self.path)
-
-    def check_writable(self) -> None:
-        return None
+# The file store the tests use too; one implementation, in the package's testing helpers.
+FileStore = FileTokenStore
 
 
 def orange_logic_refresh_body(url: str, headers: dict[str, str], body: str) -> tuple[str, dict[str, str], str]:

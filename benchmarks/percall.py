@@ -144,25 +144,35 @@ def measure(
         name: {"calls_per_s": [], "cpu_us_per_call": [], "variable_reads": 0, "calls_total": 0} for name in VARIANTS
     }
     rounds = max(1, calls // chunk)
-    for trial in range(trials):
-        wall = dict.fromkeys(VARIANTS, 0.0)
-        cpu = dict.fromkeys(VARIANTS, 0.0)
-        # Short chunks of each variant in turn, rather than one long block each: a noisy spell of
-        # the shared machine then slows every variant of the trial alike, and the ratios hold.
-        for round_number in range(rounds):
-            shift = (trial + round_number) % len(VARIANTS)
-            for name in VARIANTS[shift:] + VARIANTS[:shift]:
-                before = reads.value
-                cpu_start, wall_start = time.process_time(), time.perf_counter()
-                call_n(variants[name], chunk)
-                wall[name] += time.perf_counter() - wall_start
-                cpu[name] += time.process_time() - cpu_start
-                results[name]["variable_reads"] += reads.value - before
-                results[name]["calls_total"] += chunk
-        for name in VARIANTS:
-            results[name]["calls_per_s"].append(rounds * chunk / wall[name])
-            results[name]["cpu_us_per_call"].append(cpu[name] / (rounds * chunk) * 1e6)
-        gc.collect()
+    # As timeit does: no garbage collection inside the timed chunks. A full collection of this
+    # process's heap (all of Airflow) takes tens of milliseconds and would land on whichever
+    # variant happened to run; it runs between trials instead, untimed.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        for trial in range(trials):
+            wall = dict.fromkeys(VARIANTS, 0.0)
+            cpu = dict.fromkeys(VARIANTS, 0.0)
+            # Short chunks of each variant in turn, rather than one long block each: a noisy spell
+            # of the shared machine then slows every variant of the trial alike, and ratios hold.
+            for round_number in range(rounds):
+                shift = (trial + round_number) % len(VARIANTS)
+                for name in VARIANTS[shift:] + VARIANTS[:shift]:
+                    before = reads.value
+                    cpu_start, wall_start = time.process_time(), time.perf_counter()
+                    call_n(variants[name], chunk)
+                    wall[name] += time.perf_counter() - wall_start
+                    cpu[name] += time.process_time() - cpu_start
+                    results[name]["variable_reads"] += reads.value - before
+                    results[name]["calls_total"] += chunk
+            for name in VARIANTS:
+                results[name]["calls_per_s"].append(rounds * chunk / wall[name])
+                results[name]["cpu_us_per_call"].append(cpu[name] / (rounds * chunk) * 1e6)
+            gc.collect()
+    finally:
+        gc.enable()
+        gc.unfreeze()
     return results
 
 

@@ -46,6 +46,8 @@ def refresh_lock(name: str, *, lock_dir: str | None = None, timeout: float = 300
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            # Poll quickly first: a refresh holds the lock for one HTTP round trip, often milliseconds.
+            delay = 0.001
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -56,7 +58,8 @@ def refresh_lock(name: str, *, lock_dir: str | None = None, timeout: float = 300
                             f"Timed out after {timeout:g} s waiting for another process refreshing {name} "
                             f"(lock file {path})."
                         ) from None
-                    time.sleep(0.05)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
             try:
                 yield
             finally:
