@@ -58,9 +58,12 @@ def get_provider_info() -> dict:
                         "Default: orangelogic_token_<connection id>.",
                         "schema": {"type": ["string", "null"]},
                     },
+                    # No schema "default" on fields whose name contains "token": Airflow masks their
+                    # values in the form metadata, so the UI would pre-fill them with "***".
                     "token_endpoint": {
                         "label": "Token endpoint",
-                        "schema": {"type": ["string", "null"], "default": "/webapi/security/oauth2/token_48I_v1"},
+                        "description": "Default: /webapi/security/oauth2/token_48I_v1.",
+                        "schema": {"type": ["string", "null"]},
                     },
                     "authorize_endpoint": {
                         "label": "Authorization endpoint",
@@ -68,8 +71,8 @@ def get_provider_info() -> dict:
                     },
                     "token_request_encoding": {
                         "label": "Token request encoding",
-                        "description": "Body encoding of token requests: form (default) or json.",
-                        "schema": {"type": ["string", "null"], "default": "form", "enum": ["form", "json"]},
+                        "description": "Body encoding of token requests: form (default when empty) or json.",
+                        "schema": {"type": ["string", "null"], "enum": ["form", "json", None]},
                     },
                     "timeout": {
                         "label": "Timeout (seconds)",
@@ -82,12 +85,12 @@ def get_provider_info() -> dict:
                     "default_access_token_lifetime": {
                         "label": "Access token lifetime (seconds)",
                         "description": "Used only when the server sends no expires_in. Default 86400 (24 h).",
-                        "schema": {"type": ["integer", "null"], "default": 86400, "minimum": 1},
+                        "schema": {"type": ["integer", "null"], "minimum": 1},
                     },
                     "default_refresh_token_lifetime": {
                         "label": "Refresh token lifetime (seconds)",
-                        "description": "Orange Logic refresh tokens live 30 days (2592000 s).",
-                        "schema": {"type": ["integer", "null"], "default": 2592000, "minimum": 1},
+                        "description": "Orange Logic refresh tokens live 30 days. Default 2592000 (30 days).",
+                        "schema": {"type": ["integer", "null"], "minimum": 1},
                     },
                     "refresh_threshold": {
                         "label": "Refresh threshold",

@@ -161,3 +161,31 @@ def test_refresh_token_expired_needs_reauthorization(stand_in, tmp_path):
     with pytest.raises(ReauthorizationRequired, match=r"refresh token .* expired"):
         manager.refresh()
     assert stand_in.counters()["refresh_token_grants"] == 0
+
+
+def test_401_while_the_refresher_is_storing_waits_for_the_new_pair(stand_in, tmp_path):
+    """The server retires the old access token at refresh; the refresher stores the pair a moment later."""
+    import threading
+
+    from airflow_provider_orangelogic.oauth.tokens import pair_from_response
+
+    store = MemoryStore()
+    refresher = make_manager(stand_in.url, store, tmp_path)
+    current = refresher.exchange_code(stand_in.authorize(REDIRECT_URI))
+    consumer = make_manager(stand_in.url, store, tmp_path)
+    session = new_session(consumer)
+    url = stand_in.url + "/API/search/v4.0/search"
+    assert session.get(url, params={"format": "json"}).status_code == 200
+    payload = refresher.client.refresh(current.refresh_token)  # the old access token is now rejected
+    new_pair = pair_from_response(
+        payload,
+        grant="refresh_token",
+        host=stand_in.url,
+        now=current.obtained_at,
+        access_lifetime=86400,
+        refresh_lifetime=86400,
+        previous=current,
+    )
+    threading.Timer(0.6, store.save, args=(new_pair,)).start()
+    answer = session.get(url, params={"format": "json"})
+    assert answer.status_code == 200 and [r.status_code for r in answer.history] == [401]

@@ -41,6 +41,9 @@ from airflow_provider_orangelogic.oauth.tokens import (
 
 log = logging.getLogger(__name__)
 
+# How long a 401 waits for a refresher that is storing a new pair right now.
+UNAUTHORIZED_GRACE_SECONDS = 15.0
+
 
 class TokenStore(Protocol):
     """Where a connection's pair lives. ``load`` returns None when nothing is stored yet."""
@@ -166,11 +169,20 @@ class TokenManager:
         )
 
     def token_after_unauthorized(self, rejected: str) -> str | None:
-        """After a 401: re-read the store once; a different valid token means someone refreshed."""
-        pair = self.read()
-        if pair.access_token != rejected and pair.access_token_valid(time.time()):
-            return pair.access_token
-        return None
+        """After a 401: a different valid token in the store means someone refreshed; use it.
+
+        A server that retires the old access token as soon as it issues a new pair answers 401 in the
+        moment between the refresh and the refresher's store write, so while the store still holds the
+        rejected token it is polled briefly before giving up.
+        """
+        deadline = time.monotonic() + min(self.wait_for_refresh, UNAUTHORIZED_GRACE_SECONDS)
+        while True:
+            pair = self.read()
+            if pair.access_token != rejected:
+                return pair.access_token if pair.access_token_valid(time.time()) else None
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.25)
 
     # -- writing --------------------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ def test_provider_and_connection_form_metadata(sandbox):
         "default_refresh_token_lifetime",
     ):
         assert f"extra__orangelogic__{field}" in widgets, field
-    assert widgets["extra__orangelogic__token_request_encoding"]["schema"]["enum"] == ["form", "json"]
+    assert widgets["extra__orangelogic__token_request_encoding"]["schema"]["enum"] == ["form", "json", None]
     assert widgets["extra__orangelogic__timeout"]["value"] == 30
 
 
