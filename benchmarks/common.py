@@ -10,16 +10,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import requests
-
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
+from airflow_provider_orangelogic.testing.process import StandInProcess as _StandIn
 from airflow_provider_orangelogic.testing.stores import FileTokenStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,84 +49,14 @@ def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) ->
 # -- the stand-in as a separate process ---------------------------------------------------------
 
 
-class StandInProcess:
-    """``python -m airflow_provider_orangelogic.testing`` on 127.0.0.1, driven through /_standin/*.
-
-    A separate process rather than a thread: a server thread would share the GIL with the client
-    being measured and blur its figures. ``--max-runtime`` makes it stop by itself even if the
-    driver dies.
-    """
+class StandInProcess(_StandIn):
+    """The package's stand-in process, with the benchmarks' throwaway credentials."""
 
     def __init__(self, *, catalogue_size: int = 250, max_runtime: float = 1800.0, lenient: bool = False) -> None:
-        self._workdir = tempfile.TemporaryDirectory(prefix="ol-bench-standin-")
-        port_file = Path(self._workdir.name) / "port"
-        command = [
-            sys.executable,
-            "-m",
-            "airflow_provider_orangelogic.testing",
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            CLIENT_SECRET,
-            "--redirect-uri",
-            REDIRECT_URI,
-            "--catalogue-size",
-            str(catalogue_size),
-            "--port-file",
-            str(port_file),
-            "--max-runtime",
-            str(max_runtime),
-        ]
-        if lenient:
-            command.append("--lenient")
-        self._log = open(Path(self._workdir.name) / "standin.log", "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while not port_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the stand-in did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{int(port_file.read_text())}"
-        self._control = requests.Session()
-
-    def _call(self, method: str, name: str, payload: Mapping[str, Any] | None = None) -> Any:
-        response = self._control.request(method, f"{self.url}/_standin/{name}", json=payload, timeout=HTTP_TIMEOUT)
-        response.raise_for_status()
-        return response.json()
-
-    def counters(self) -> dict[str, int]:
-        return self._call("GET", "counters")
-
-    def configure(self, **changes: Any) -> None:
-        self._call("POST", "configure", changes)
-
-    def reset(self) -> None:
-        self._call("POST", "reset")
-
-    def authorize(self) -> str:
-        response = self._control.get(
-            f"{self.url}/_standin/authorize", params={"redirect_uri": REDIRECT_URI}, timeout=HTTP_TIMEOUT
-        )
-        response.raise_for_status()
-        return response.json()["code"]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        self._workdir.cleanup()
-
-    def __enter__(self) -> StandInProcess:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        super().__init__(
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=REDIRECT_URI,
+            catalogue_size=catalogue_size, max_runtime=max_runtime, lenient=lenient,
+        )  # fmt: skip
 
 
 # -- token stores and clients -------------------------------------------------------------------

@@ -14,7 +14,6 @@ import json
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from airflow_provider_orangelogic.testing.process import StandInProcess
 from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,52 +41,20 @@ def main() -> int:
     home = Path(args.home)
     shutil.rmtree(home, ignore_errors=True)
     client_secret = "lifecycle-" + secrets.token_urlsafe(16)
-    port_file = home / "stand-in.port"
     home.mkdir(parents=True)
-    stand_in = subprocess.Popen(  # noqa: S603 - our own module
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_orangelogic.testing",
-            "--port-file",
-            str(port_file),
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            client_secret,
-            "--redirect-uri",
-            REDIRECT_URI,
-            "--access-lifetime",
-            str(args.access_lifetime),
-            "--catalogue-size",
-            str(args.catalogue_size),
-            "--max-runtime",
-            "1200",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = _wait_for_stand_in(port_file)
-        return _run(url, client_secret, home, args, started)
-    finally:
-        stand_in.terminate()
-        stand_in.wait(10)
-
-
-def _wait_for_stand_in(port_file: Path) -> str:
-    for _ in range(200):
-        if port_file.exists() and port_file.read_text().strip():
-            return f"http://127.0.0.1:{port_file.read_text().strip()}"
-        time.sleep(0.05)
-    raise SystemExit("The stand-in did not start.")
+    with StandInProcess(
+        client_id=CLIENT_ID, client_secret=client_secret, redirect_uri=REDIRECT_URI,
+        access_lifetime=args.access_lifetime, catalogue_size=args.catalogue_size, max_runtime=1200,
+    ) as stand_in:  # fmt: skip
+        return _run(stand_in, client_secret, home, started)
 
 
 def _step(number: int, text: str) -> None:
     print(f"{number}. {text}", flush=True)
 
 
-def _run(url: str, client_secret: str, home: Path, args: argparse.Namespace, started: float) -> int:
+def _run(stand_in: StandInProcess, client_secret: str, home: Path, started: float) -> int:
+    url = stand_in.url
     box = AirflowSandbox(home / "airflow", REPO / "dags_examples")
     outputs: list[str] = []
     print(f"Orange Logic token lifecycle: SQLite Airflow in {box.home}, stand-in at {url}\n", flush=True)
@@ -132,13 +100,13 @@ def _run(url: str, client_secret: str, home: Path, args: argparse.Namespace, sta
 
     run = box.dags_test("orangelogic_search_example", {"query": "MediaType:Image", "page_size": 100})
     outputs.append(run.stdout + run.stderr)
-    counters = requests.get(url + "/_standin/counters", timeout=10).json()
+    counters = stand_in.counters()
     found = re.search(r"Search '[^']*': (\d+) assets over (\d+) pages", run.stdout)
     if not found:
         raise SystemExit("The search pipeline did not report its summary.")
     _step(5, f"orangelogic_search_example: success, {found[1]} assets (MediaType:Image) over {found[2]} pages.")
 
-    issued = [*requests.get(url + "/_standin/issued", timeout=10).json(), client_secret]
+    issued = [*stand_in.issued_secrets(), client_secret]
     text = "\n".join(outputs)
     leaked = sum(1 for secret in issued if secret in text)
     print(
