@@ -1,12 +1,14 @@
 """Provider metadata Airflow reads at discovery time. Plain data only: no imports, so it stays cheap."""
 
+from airflow_provider_orangelogic import __version__
+
 
 def get_provider_info() -> dict:
     return {
         "package-name": "airflow-provider-orangelogic",
         "name": "Orange Logic",
         "description": "Orange Logic (OrangeDAM) API: OAuth 2.0 token lifecycle, hook and operators.",
-        "versions": ["0.1.0"],
+        "versions": [__version__],
         "integrations": [
             {
                 "integration-name": "Orange Logic",

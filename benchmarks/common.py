@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from airflow_provider_orangelogic.oauth.stores import FileTokenStore
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
 from airflow_provider_orangelogic.testing.process import StandInProcess as _StandIn
-from airflow_provider_orangelogic.testing.stores import FileTokenStore
 
 REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / ".benchmarks-out"

@@ -34,9 +34,9 @@ from typing import IO, Any
 
 import requests
 
-from airflow_provider_orangelogic.oauth.client import OrangeLogicOAuthClient
+from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.manager import TokenManager
-from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.oauth.token_endpoint import OrangeLogicOAuthClient
 from benchmarks.common import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -12,13 +12,13 @@ import pytest
 # In-process Airflow imports (hook modules, secrets backends) must not touch ~/airflow.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="orangelogic-tests-airflow-"))
 
-from airflow_provider_orangelogic.oauth.client import OrangeLogicOAuthClient
+from airflow_provider_orangelogic.core.retry import RetryPolicy
+from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.manager import TokenManager
-from airflow_provider_orangelogic.oauth.retry import RetryPolicy
-from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.oauth.stores import FileTokenStore, MemoryTokenStore
+from airflow_provider_orangelogic.oauth.token_endpoint import OrangeLogicOAuthClient
 from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
 from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
-from airflow_provider_orangelogic.testing.stores import FileTokenStore, MemoryTokenStore
 
 REPO = Path(__file__).resolve().parents[1]
 

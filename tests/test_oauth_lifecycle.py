@@ -7,13 +7,13 @@ import time
 import pytest
 import requests
 
-from airflow_provider_orangelogic.oauth.client import OrangeLogicOAuthClient, new_state
-from airflow_provider_orangelogic.oauth.errors import (
+from airflow_provider_orangelogic.api.session import new_session
+from airflow_provider_orangelogic.core.errors import (
     ReauthorizationRequired,
     TokenEndpointError,
     TokenStoreError,
 )
-from airflow_provider_orangelogic.oauth.session import new_session
+from airflow_provider_orangelogic.oauth.token_endpoint import OrangeLogicOAuthClient, new_state
 from tests.conftest import CLIENT_SECRET, FAST_RETRY, REDIRECT_URI, MemoryStore, make_manager, make_settings
 
 

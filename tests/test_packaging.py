@@ -23,7 +23,16 @@ def test_get_provider_info_imports_nothing_heavy():
 
 @pytest.mark.parametrize(
     "module",
-    ["oauth", "oauth.client", "oauth.manager", "oauth.session", "oauth.search", "testing.stand_in"],
+    [
+        "core",
+        "oauth",
+        "oauth.token_endpoint",
+        "oauth.manager",
+        "oauth.stores",
+        "api.session",
+        "api.search",
+        "testing.stand_in",
+    ],
 )
 def test_oauth_layer_and_stand_in_do_not_import_airflow(module):
     modules = loaded_after(f"import airflow_provider_orangelogic.{module}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_orangelogic.oauth.errors import ConfigurationError
-from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.core.errors import ConfigurationError
+from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 
 SECRET = "s3cr3t-value-never-shown"
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from airflow_provider_orangelogic.oauth.errors import ReauthorizationRequired
+from airflow_provider_orangelogic.core.errors import ReauthorizationRequired
 from tests.conftest import REDIRECT_URI, FileStore, MemoryStore, make_manager
 
 

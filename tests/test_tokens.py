@@ -7,8 +7,8 @@ import json
 import pendulum
 import pytest
 
-from airflow_provider_orangelogic.oauth.errors import TokenEndpointError
-from airflow_provider_orangelogic.oauth.retry import RetryPolicy, parse_retry_after
+from airflow_provider_orangelogic.core.errors import TokenEndpointError
+from airflow_provider_orangelogic.core.retry import RetryPolicy, parse_retry_after
 from airflow_provider_orangelogic.oauth.tokens import TokenPair, pair_from_response
 
 NOW = pendulum.datetime(2026, 11, 28, 12, 0, tz="UTC")

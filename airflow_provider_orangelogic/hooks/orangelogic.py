@@ -12,10 +12,9 @@ import requests
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_orangelogic.hooks import _airflow_context
-from airflow_provider_orangelogic.hooks.variable_store import VariableTokenStore, default_variable_key
-from airflow_provider_orangelogic.oauth.client import OrangeLogicOAuthClient, validate_code
-from airflow_provider_orangelogic.oauth.errors import (
+from airflow_provider_orangelogic.api.search import DEFAULT_FIELDS, SEARCH_ENDPOINT, iter_search
+from airflow_provider_orangelogic.api.session import new_session, send_with_retries
+from airflow_provider_orangelogic.core.errors import (
     ConfigurationError,
     OrangeLogicAPIError,
     OrangeLogicError,
@@ -23,11 +22,12 @@ from airflow_provider_orangelogic.oauth.errors import (
     TokenStoreError,
     TokenStoreUnavailable,
 )
+from airflow_provider_orangelogic.core.retry import RetryPolicy
+from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.hooks import _airflow_context
+from airflow_provider_orangelogic.hooks.variable_store import VariableTokenStore, default_variable_key
 from airflow_provider_orangelogic.oauth.manager import TokenManager, utc_now
-from airflow_provider_orangelogic.oauth.retry import RetryPolicy
-from airflow_provider_orangelogic.oauth.search import DEFAULT_FIELDS, SEARCH_ENDPOINT, iter_search
-from airflow_provider_orangelogic.oauth.session import new_session, send_with_retries
-from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.oauth.token_endpoint import OrangeLogicOAuthClient, validate_code
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
 
 # A code no server will accept: asking the token endpoint to exchange it tells bad client

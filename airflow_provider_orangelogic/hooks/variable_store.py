@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
+from airflow_provider_orangelogic.core.errors import TokenStoreError, TokenStoreUnavailable
 from airflow_provider_orangelogic.hooks._airflow_context import in_task
-from airflow_provider_orangelogic.oauth.errors import TokenStoreError, TokenStoreUnavailable
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ The Airflow specifics (Connections, Variables, secrets masking) live in thin ada
 ``airflow_provider_orangelogic.hooks``.
 """
 
-from airflow_provider_orangelogic.oauth.errors import (
+from airflow_provider_orangelogic.core.errors import (
     ConfigurationError,
     OrangeLogicAPIError,
     OrangeLogicError,
@@ -13,7 +13,7 @@ from airflow_provider_orangelogic.oauth.errors import (
     TokenStoreError,
     TokenStoreUnavailable,
 )
-from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
 
 __all__ = [

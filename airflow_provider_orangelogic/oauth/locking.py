@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from airflow_provider_orangelogic.oauth.errors import TokenStoreUnavailable
+from airflow_provider_orangelogic.core.errors import TokenStoreUnavailable
 
 LOCK_DIR_ENV = "ORANGELOGIC_LOCK_DIR"
 _thread_locks: dict[str, threading.Lock] = {}

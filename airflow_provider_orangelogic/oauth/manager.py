@@ -22,16 +22,16 @@ from typing import Protocol
 import pendulum
 from pendulum import DateTime
 
-from airflow_provider_orangelogic.oauth.client import OrangeLogicOAuthClient, validate_code
-from airflow_provider_orangelogic.oauth.errors import (
+from airflow_provider_orangelogic.core.errors import (
     ReauthorizationRequired,
     TokenEndpointError,
     TokenStoreError,
     TokenStoreUnavailable,
 )
+from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.journal import RescueJournal, fingerprint
 from airflow_provider_orangelogic.oauth.locking import default_lock_dir, refresh_lock
-from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.oauth.token_endpoint import OrangeLogicOAuthClient, validate_code
 from airflow_provider_orangelogic.oauth.tokens import (
     GRANT_AUTHORIZATION_CODE,
     GRANT_REFRESH_TOKEN,

@@ -11,7 +11,7 @@ from typing import Any
 import pendulum
 from pendulum import DateTime
 
-from airflow_provider_orangelogic.oauth.errors import TokenEndpointError, TokenStoreError
+from airflow_provider_orangelogic.core.errors import TokenEndpointError, TokenStoreError
 
 log = logging.getLogger(__name__)
 

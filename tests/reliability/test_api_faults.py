@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from airflow_provider_orangelogic.oauth.errors import OrangeLogicAPIError
-from airflow_provider_orangelogic.oauth.search import iter_search
-from airflow_provider_orangelogic.oauth.session import new_session, send_with_retries
+from airflow_provider_orangelogic.api.search import iter_search
+from airflow_provider_orangelogic.api.session import new_session, send_with_retries
+from airflow_provider_orangelogic.core.errors import OrangeLogicAPIError
 from tests.conftest import FAST_RETRY, REDIRECT_URI, MemoryStore, make_manager
 
 SEARCH = "/API/search/v4.0/search"

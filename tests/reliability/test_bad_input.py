@@ -8,9 +8,9 @@ import json
 import pendulum
 import pytest
 
-from airflow_provider_orangelogic.oauth.client import validate_code
-from airflow_provider_orangelogic.oauth.errors import ConfigurationError, TokenStoreError
-from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.core.errors import ConfigurationError, TokenStoreError
+from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.oauth.token_endpoint import validate_code
 from airflow_provider_orangelogic.oauth.tokens import TokenPair, pair_from_response
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, MemoryStore, make_manager
 

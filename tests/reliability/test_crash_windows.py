@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_orangelogic.oauth.errors import ReauthorizationRequired
+from airflow_provider_orangelogic.core.errors import ReauthorizationRequired
 from airflow_provider_orangelogic.oauth.locking import refresh_lock
 from tests.conftest import REDIRECT_URI, FileStore, make_manager
 

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from airflow_provider_orangelogic.oauth.client import OrangeLogicOAuthClient
-from airflow_provider_orangelogic.oauth.errors import ReauthorizationRequired, TokenEndpointError
+from airflow_provider_orangelogic.core.errors import ReauthorizationRequired, TokenEndpointError
+from airflow_provider_orangelogic.oauth.token_endpoint import OrangeLogicOAuthClient
 from tests.conftest import CLIENT_SECRET, FAST_RETRY, REDIRECT_URI, MemoryStore, make_manager, make_settings
 
 

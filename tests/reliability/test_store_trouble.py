@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_orangelogic.core.errors import TokenStoreError, TokenStoreUnavailable
 from airflow_provider_orangelogic.hooks import variable_store
 from airflow_provider_orangelogic.hooks.variable_store import VariableTokenStore
-from airflow_provider_orangelogic.oauth.errors import TokenStoreError, TokenStoreUnavailable
 from tests.conftest import REDIRECT_URI, MemoryStore, make_manager
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from airflow_provider_orangelogic.oauth.errors import ReauthorizationRequired, TokenEndpointError
+from airflow_provider_orangelogic.core.errors import ReauthorizationRequired, TokenEndpointError
 from tests.conftest import CLIENT_SECRET, REDIRECT_URI, MemoryStore, make_manager
 
 

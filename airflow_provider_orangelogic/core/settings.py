@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_orangelogic.oauth.errors import ConfigurationError
+from airflow_provider_orangelogic.core import endpoints
+from airflow_provider_orangelogic.core.errors import ConfigurationError
 
-DEFAULT_TOKEN_ENDPOINT = "/webapi/security/oauth2/token_48I_v1"
-DEFAULT_AUTHORIZE_ENDPOINT = "/oauth2/auth"
+DEFAULT_TOKEN_ENDPOINT = endpoints.TOKEN
+DEFAULT_AUTHORIZE_ENDPOINT = endpoints.AUTHORIZE
 DEFAULT_ACCESS_TOKEN_LIFETIME = 24 * 3600
 DEFAULT_REFRESH_TOKEN_LIFETIME = 30 * 24 * 3600
 DEFAULT_TIMEOUT = 30.0
@@ -80,7 +81,7 @@ class OrangeLogicSettings:
         if "://" in endpoint:
             raise ConfigurationError(
                 f"Endpoint {endpoint!r} must be a path relative to the connection's host "
-                f"({self.base_url}), for example '/API/search/v4.0/search'."
+                f"({self.base_url}), for example {endpoints.SEARCH!r}."
             )
         return self.base_url + "/" + endpoint.lstrip("/")
 

@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import requests
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_orangelogic.oauth.errors import OrangeLogicAPIError
-from airflow_provider_orangelogic.oauth.retry import RetryPolicy, is_retryable_status
+from airflow_provider_orangelogic.core.errors import OrangeLogicAPIError
+from airflow_provider_orangelogic.core.retry import RetryPolicy, is_retryable_status
 
 log = logging.getLogger(__name__)
 

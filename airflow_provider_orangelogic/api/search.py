@@ -7,9 +7,10 @@ from typing import Any
 
 import requests
 
-from airflow_provider_orangelogic.oauth.errors import OrangeLogicAPIError
+from airflow_provider_orangelogic.core import endpoints
+from airflow_provider_orangelogic.core.errors import OrangeLogicAPIError
 
-SEARCH_ENDPOINT = "/API/search/v4.0/search"
+SEARCH_ENDPOINT = endpoints.SEARCH
 DEFAULT_FIELDS = ("SystemIdentifier", "Title", "MediaType")
 MAX_PAGE_SIZE = 1000
 

@@ -10,13 +10,13 @@ from urllib.parse import urlencode
 
 import requests
 
-from airflow_provider_orangelogic.oauth.errors import (
+from airflow_provider_orangelogic.core.errors import (
     ConfigurationError,
     ReauthorizationRequired,
     TokenEndpointError,
 )
-from airflow_provider_orangelogic.oauth.retry import RetryPolicy, is_retryable_status
-from airflow_provider_orangelogic.oauth.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.core.retry import RetryPolicy, is_retryable_status
+from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.tokens import GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Shared by every layer and free of Airflow: settings, connection fields, endpoints, errors, retries."""
