@@ -35,8 +35,9 @@ from typing import IO, Any
 import requests
 
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant
 from airflow_provider_orangelogic.oauth.manager import TokenManager
-from airflow_provider_orangelogic.oauth.token_endpoint import OrangeLogicOAuthClient
+from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient
 from benchmarks.common import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -106,7 +107,7 @@ def _manager_caller(args: argparse.Namespace, start_at: float, outcome: Outcome,
     settings = bench_settings(args.base_url)
     manager = TokenManager(
         settings,
-        OrangeLogicOAuthClient(settings),
+        AuthorizationCodeGrant(TokenEndpointClient(settings)),
         FileStore(args.store),
         lock_dir=args.lock_dir,
         wait_for_refresh=STEP_TIMEOUT,
@@ -265,7 +266,8 @@ def run_trial(standin: StandInProcess, mode: str, processes: int, threads: int) 
                 for worker in workers:
                     worker.expect("READY")
                 settings = bench_settings(standin.url)
-                manager = TokenManager(settings, OrangeLogicOAuthClient(settings), store, lock_dir=lock_dir)
+                grant = AuthorizationCodeGrant(TokenEndpointClient(settings))
+                manager = TokenManager(settings, grant, store, lock_dir=lock_dir)
                 pair = manager.exchange_code(standin.authorize())
                 # Tokens issued from now on (the refreshed ones) outlive the measurement.
                 standin.configure(access_lifetime=3600)

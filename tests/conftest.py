@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,10 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="orangelogic-tests
 
 from airflow_provider_orangelogic.core.retry import RetryPolicy
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant
 from airflow_provider_orangelogic.oauth.manager import TokenManager
 from airflow_provider_orangelogic.oauth.stores import FileTokenStore, MemoryTokenStore
-from airflow_provider_orangelogic.oauth.token_endpoint import OrangeLogicOAuthClient
+from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient
 from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
 from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
 
@@ -58,14 +60,28 @@ MemoryStore = MemoryTokenStore
 FileStore = FileTokenStore
 
 
-def make_manager(url: str, store, tmp_path, **extra) -> TokenManager:
+class SteppedClock:
+    """Wall-clock time plus an offset the test moves forward: expiry without waiting for it."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def make_manager(url: str, store, tmp_path, *, clock=time.time, **extra) -> TokenManager:
     settings = make_settings(url, **extra)
     return TokenManager(
         settings,
-        OrangeLogicOAuthClient(settings, retry=FAST_RETRY),
+        AuthorizationCodeGrant(TokenEndpointClient(settings, retry=FAST_RETRY)),
         store,
         lock_dir=str(tmp_path / "locks"),
         wait_for_refresh=2,
+        clock=clock,
     )
 
 

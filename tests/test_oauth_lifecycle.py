@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 
@@ -13,8 +11,16 @@ from airflow_provider_orangelogic.core.errors import (
     TokenEndpointError,
     TokenStoreError,
 )
-from airflow_provider_orangelogic.oauth.token_endpoint import OrangeLogicOAuthClient, new_state
-from tests.conftest import CLIENT_SECRET, FAST_RETRY, REDIRECT_URI, MemoryStore, make_manager, make_settings
+from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient, new_state
+from tests.conftest import (
+    CLIENT_SECRET,
+    FAST_RETRY,
+    REDIRECT_URI,
+    MemoryStore,
+    SteppedClock,
+    make_manager,
+    make_settings,
+)
 
 
 def authorize(stand_in, client, state=None):
@@ -33,7 +39,7 @@ def authorize(stand_in, client, state=None):
 def test_exchange_then_refresh_both_encodings(stand_in, tmp_path, encoding):
     store = MemoryStore()
     manager = make_manager(stand_in.url, store, tmp_path, token_request_encoding=encoding)
-    code = authorize(stand_in, manager.client)
+    code = authorize(stand_in, manager.grant)
     first = manager.exchange_code(code)
     assert first.obtained_by == "authorization_code" and first.host == stand_in.url
     result = manager.refresh(force=True)
@@ -52,10 +58,12 @@ def test_policy_skips_fresh_pair(stand_in, tmp_path):
 
 
 def test_policy_refreshes_past_threshold(stand_in, tmp_path):
-    stand_in.configure(access_lifetime=2)
-    manager = make_manager(stand_in.url, MemoryStore(), tmp_path)
+    clock = SteppedClock()
+    manager = make_manager(stand_in.url, MemoryStore(), tmp_path, clock=clock)
     manager.exchange_code(stand_in.authorize(REDIRECT_URI))
-    time.sleep(1.2)
+    clock.advance(0.4 * stand_in.config.access_lifetime)
+    assert not manager.refresh().refreshed  # more than half the lifetime left: the default threshold
+    clock.advance(0.2 * stand_in.config.access_lifetime)
     assert manager.refresh().refreshed
 
 
@@ -73,10 +81,10 @@ def test_invalid_grant_keeps_the_stored_pair(stand_in, tmp_path):
 
 def test_invalid_client_says_credentials(stand_in, tmp_path):
     settings = make_settings(stand_in.url)
-    client = OrangeLogicOAuthClient(settings, retry=FAST_RETRY)
+    client = TokenEndpointClient(settings, retry=FAST_RETRY)
     stand_in.configure(client_secret="another-secret")
     with pytest.raises(ReauthorizationRequired, match="client ID or client secret is not accepted"):
-        client.exchange_code("whatever-code")
+        client.authorization_code_grant("whatever-code")
 
 
 def test_transient_errors_are_retried_then_succeed(stand_in, tmp_path):
@@ -114,7 +122,7 @@ def test_read_timeout_is_not_retried_with_the_same_token(stand_in, tmp_path):
 def test_missing_pair_and_other_host_are_clear(stand_in, tmp_path):
     store = MemoryStore("orangelogic_token_x")
     manager = make_manager(stand_in.url, store, tmp_path)
-    with pytest.raises(TokenStoreError, match=r"No token pair is stored .*orangelogic_token_exchange"):
+    with pytest.raises(TokenStoreError, match=r"No token pair is stored .*Authorize again: open the authorization"):
         manager.access_token()
     manager.exchange_code(stand_in.authorize(REDIRECT_URI))
     moved = make_manager("https://dam.other.example", store, tmp_path)
@@ -144,20 +152,20 @@ def test_session_sends_bearer_and_recovers_from_401_after_foreign_refresh(stand_
 
 
 def test_expired_token_waits_then_says_what_to_do(stand_in, tmp_path):
-    stand_in.configure(access_lifetime=1)
-    manager = make_manager(stand_in.url, MemoryStore(), tmp_path)
+    clock = SteppedClock()
+    manager = make_manager(stand_in.url, MemoryStore(), tmp_path, clock=clock)
     manager.exchange_code(stand_in.authorize(REDIRECT_URI))
-    time.sleep(1.1)
-    with pytest.raises(TokenStoreError, match="orangelogic_token_refresh DAG is unpaused"):
+    clock.advance(stand_in.config.access_lifetime + 1)
+    with pytest.raises(TokenStoreError, match=r"was not renewed within 2 s\. Check that whatever refreshes"):
         manager.access_token()
     assert stand_in.counters()["refresh_token_grants"] == 0
 
 
 def test_refresh_token_expired_needs_reauthorization(stand_in, tmp_path):
-    stand_in.configure(access_lifetime=1)
-    manager = make_manager(stand_in.url, MemoryStore(), tmp_path, default_refresh_token_lifetime=1)
+    clock = SteppedClock()
+    manager = make_manager(stand_in.url, MemoryStore(), tmp_path, clock=clock, default_refresh_token_lifetime=3600)
     manager.exchange_code(stand_in.authorize(REDIRECT_URI))
-    time.sleep(1.1)
+    clock.advance(stand_in.config.access_lifetime + 1)  # both tokens expired
     with pytest.raises(ReauthorizationRequired, match=r"refresh token .* expired"):
         manager.refresh()
     assert stand_in.counters()["refresh_token_grants"] == 0
@@ -176,7 +184,8 @@ def test_401_while_the_refresher_is_storing_waits_for_the_new_pair(stand_in, tmp
     session = new_session(consumer)
     url = stand_in.url + "/API/search/v4.0/search"
     assert session.get(url, params={"format": "json"}).status_code == 200
-    payload = refresher.client.refresh(current.refresh_token)  # the old access token is now rejected
+    # The old access token is rejected from now on.
+    payload = refresher.grant.endpoint.refresh_token_grant(current.refresh_token)
     new_pair = pair_from_response(
         payload,
         grant="refresh_token",

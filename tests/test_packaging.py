@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from airflow_provider_orangelogic.core.fields import EXTRA_FIELD_NAMES
 from airflow_provider_orangelogic.get_provider_info import get_provider_info
 
 
@@ -45,7 +46,7 @@ def test_provider_info_declares_the_connection_type():
     assert conn["connection-type"] == "orangelogic"
     assert conn["hook-class-name"] == "airflow_provider_orangelogic.hooks.orangelogic.OrangeLogicHook"
     assert set(conn["ui-field-behaviour"]["hidden-fields"]) == {"schema", "port"}
-    assert "redirect_uri" in conn["conn-fields"]
+    assert list(conn["conn-fields"]) == list(EXTRA_FIELD_NAMES)
 
 
 def test_entry_point_is_registered():
@@ -64,6 +65,19 @@ def test_provider_info_matches_airflow_schema():
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(files("airflow").joinpath("provider_info.schema.json").read_text())
     jsonschema.validate(get_provider_info(), schema)
+
+
+def test_connection_type_matches_airflows_provider_yaml_schema():
+    """provider_info.schema.json does not look inside conn-fields; provider.yaml.schema.json does."""
+    import json
+    from importlib.resources import files
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(files("airflow").joinpath("provider.yaml.schema.json").read_text())
+    (conn,) = get_provider_info()["connection-types"]
+    jsonschema.validate(conn, schema["properties"]["connection-types"]["items"])
+    behaviour = json.loads(files("airflow").joinpath("customized_form_field_behaviours.schema.json").read_text())
+    jsonschema.validate({k.replace("-", "_"): v for k, v in conn["ui-field-behaviour"].items()}, behaviour)
 
 
 def test_hook_and_operators_hide_secrets_in_repr():

@@ -69,6 +69,20 @@ def test_empty_ui_values_mean_default():
     assert s.token_endpoint == "/webapi/security/oauth2/token_48I_v1"
 
 
+def test_bounds_are_the_declared_ones():
+    """timeout > 0 and 0 < refresh_threshold < 1, as the parser always had them (the form once said >= 1 and
+    0.01..0.99); lifetimes are whole seconds > 0, as the form always had them."""
+    assert settings(timeout=0.5).timeout == 0.5
+    assert settings(refresh_threshold=0.001).refresh_threshold == 0.001
+    assert settings(refresh_threshold="0.995").refresh_threshold == 0.995
+    assert settings(default_refresh_token_lifetime=1).default_refresh_token_lifetime == 1
+    assert settings(default_access_token_lifetime="3600.0").default_access_token_lifetime == 3600
+    with pytest.raises(ConfigurationError, match=r"refresh_threshold must be between 0 and 1 \(exclusive\) \(got 1\)"):
+        settings(refresh_threshold=1)
+    with pytest.raises(ConfigurationError, match=r"default_access_token_lifetime must be a whole number, not 1\.5"):
+        settings(default_access_token_lifetime=1.5)
+
+
 def test_insecure_http_allowed_when_asked():
     assert settings(host="http://dam.internal", allow_insecure_http=True).base_url == "http://dam.internal"
 

@@ -7,30 +7,39 @@ and, on a 401, asks its token source once for a newer token and resends the requ
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from airflow_provider_orangelogic.core.errors import OrangeLogicAPIError
-from airflow_provider_orangelogic.core.retry import RetryPolicy, is_retryable_status
+from airflow_provider_orangelogic.core.retry import RetryPolicy, call_with_retries, is_transient
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "airflow-provider-orangelogic"
-# A connection dropped mid-body surfaces as ChunkedEncodingError, not ConnectionError.
-_TRANSIENT_ERRORS = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
 
 
 class AccessTokenSource(Protocol):
     def access_token(self) -> str: ...
 
     def token_after_unauthorized(self, rejected: str) -> str | None: ...
+
+
+class FixedToken:
+    """The token source of a non-expiring bearer token created in Orange Logic: nothing to renew."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def access_token(self) -> str:
+        return self._token
+
+    def token_after_unauthorized(self, rejected: str) -> str | None:
+        return None
 
 
 class OrangeLogicBearerAuth(requests.auth.AuthBase):
@@ -96,32 +105,15 @@ def send_with_retries(
     The caller decides what a non-2xx answer means (``raise_for_status`` or its own handling).
     """
     kwargs.setdefault("timeout", timeout)
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            response = session.request(method, url, **kwargs)
-        except _TRANSIENT_ERRORS as err:
-            if attempt >= retry.max_attempts:
-                raise OrangeLogicAPIError(
-                    f"{method} {url} failed after {attempt} attempts: {type(err).__name__}. Check that the "
-                    "Orange Logic host is reachable from the worker."
-                ) from None
-            log.warning("%s %s: %s (attempt %d); retrying.", method, url, type(err).__name__, attempt)
-            retry.sleep(attempt)
-            continue
-        if is_retryable_status(response.status_code) and attempt < retry.max_attempts:
-            delay = retry.delay(attempt, response)
-            log.warning(
-                "%s %s answered %d (attempt %d of %d); retrying in %.1f s.",
-                method,
-                url,
-                response.status_code,
-                attempt,
-                retry.max_attempts,
-                delay,
-            )
-            response.close()
-            time.sleep(delay)
-            continue
-        return response
+    try:
+        return call_with_retries(
+            lambda: session.request(method, url, **kwargs),
+            policy=retry,
+            what=f"{method} {url}",
+            resend_after=is_transient,
+        )
+    except requests.exceptions.RequestException as err:
+        raise OrangeLogicAPIError(
+            f"{method} {url} failed: {type(err).__name__}, after retries where a retry was safe. Check that the "
+            "Orange Logic host is reachable from the worker."
+        ) from None

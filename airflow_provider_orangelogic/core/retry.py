@@ -1,15 +1,30 @@
-"""Exponential backoff with full jitter, honouring ``Retry-After``: one policy for every HTTP call."""
+"""One retry loop for every HTTP call: exponential backoff with full jitter, honouring ``Retry-After``.
+
+The token endpoint and the API differ in one thing only, what may be sent again after a transport
+error, so callers pass that rule (``resend_after``) and map the outcome to their own errors.
+"""
 
 from __future__ import annotations
 
 import email.utils
+import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
+from urllib3.exceptions import NewConnectionError
+
+log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# A connection dropped mid-body surfaces as ChunkedEncodingError, not ConnectionError.
+TRANSIENT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 
 @dataclass(frozen=True)
@@ -19,15 +34,15 @@ class RetryPolicy:
     max_attempts: int = 5
     backoff_base: float = 0.5
     backoff_max: float = 30.0
-    # A Retry-After longer than this is not worth blocking a worker slot for: fail and let the
-    # Airflow task retry instead.
+    # A server asking to wait longer than this is not waited for: the call gives up with that
+    # answer (and the Airflow task retries later) instead of holding a worker slot or a lock.
     max_retry_after: float = 120.0
 
     def delay(self, attempt: int, response: requests.Response | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
         if retry_after is not None:
-            return min(retry_after, self.max_retry_after)
+            return retry_after
         ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
 
@@ -55,3 +70,69 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def is_retryable_status(status_code: int) -> bool:
     return status_code in RETRYABLE_STATUS
+
+
+def never_reached_server(err: BaseException) -> bool:
+    """True when the request surely never reached the server: no TCP connection was made."""
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return True
+    if not isinstance(err, requests.exceptions.ConnectionError):
+        return False
+    # requests wraps urllib3's MaxRetryError, whose ``reason`` says what failed; name resolution
+    # and refused connections are both NewConnectionError.
+    cause = err.args[0] if err.args else None
+    return isinstance(getattr(cause, "reason", cause), NewConnectionError)
+
+
+def is_transient(err: BaseException) -> bool:
+    """Connection errors, timeouts and dropped bodies: worth another attempt for an idempotent call."""
+    return isinstance(err, TRANSIENT_ERRORS)
+
+
+def call_with_retries(
+    send: Callable[[], requests.Response],
+    *,
+    policy: RetryPolicy,
+    what: str,
+    resend_after: Callable[[BaseException], bool] = is_transient,
+) -> requests.Response:
+    """Call ``send`` until it answers with a non-retryable status or the attempts run out.
+
+    A transport error is retried only while ``resend_after(err)`` says the request may be sent
+    again; otherwise, or on the last attempt, it is raised unchanged for the caller to explain.
+    A 429/5xx answer is retried; the last one is returned, as is one whose ``Retry-After`` asks
+    for longer than ``policy.max_retry_after``.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = send()
+        except requests.exceptions.RequestException as err:
+            if attempt >= policy.max_attempts or not resend_after(err):
+                raise
+            log.warning("%s: %s (attempt %d of %d); retrying.", what, type(err).__name__, attempt, policy.max_attempts)
+            policy.sleep(attempt)
+            continue
+        if not is_retryable_status(response.status_code) or attempt >= policy.max_attempts:
+            return response
+        delay = policy.delay(attempt, response)
+        if delay > policy.max_retry_after:
+            log.warning(
+                "%s answered %d asking to wait %.0f s, more than max_retry_after (%.0f s); giving up for now.",
+                what,
+                response.status_code,
+                delay,
+                policy.max_retry_after,
+            )
+            return response
+        log.warning(
+            "%s answered %d (attempt %d of %d); retrying in %.1f s.",
+            what,
+            response.status_code,
+            attempt,
+            policy.max_attempts,
+            delay,
+        )
+        response.close()
+        time.sleep(delay)

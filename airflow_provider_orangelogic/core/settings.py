@@ -1,7 +1,8 @@
 """Validated settings of one Orange Logic connection.
 
 Parsing lives here, apart from Airflow, so that every connection field is checked once, with
-one message per mistake, before anything is sent to a server or written to a Variable.
+one message per mistake, before anything is sent to a server or written to a Variable. Which extra
+fields exist, their types, defaults and bounds come from their declaration in ``core/fields.py``.
 """
 
 from __future__ import annotations
@@ -14,38 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_orangelogic.core import endpoints
+from airflow_provider_orangelogic.core import endpoints, fields
 from airflow_provider_orangelogic.core.errors import ConfigurationError
-
-DEFAULT_TOKEN_ENDPOINT = endpoints.TOKEN
-DEFAULT_AUTHORIZE_ENDPOINT = endpoints.AUTHORIZE
-DEFAULT_ACCESS_TOKEN_LIFETIME = 24 * 3600
-DEFAULT_REFRESH_TOKEN_LIFETIME = 30 * 24 * 3600
-DEFAULT_TIMEOUT = 30.0
-# Refresh once less than half of the access token's life is left: with the example refresh DAG
-# running every 30 minutes and 24-hour tokens, a pair is renewed ~12 hours before it expires,
-# leaving room for a day of failed runs before any consumer sees an expired token.
-DEFAULT_REFRESH_THRESHOLD = 0.5
-ENCODINGS = ("form", "json")
+from airflow_provider_orangelogic.core.fields import BOOLEAN, ENUM, INTEGER, NUMBER, ExtraField
 
 # Airflow accepts these characters in a Variable key (airflow.utils.helpers.KEY_REGEX).
 _VARIABLE_KEY = re.compile(r"^[\w.-]+$")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
-EXTRA_FIELDS = (
-    "redirect_uri",
-    "token_variable",
-    "token_endpoint",
-    "authorize_endpoint",
-    "token_request_encoding",
-    "timeout",
-    "verify_ssl",
-    "default_access_token_lifetime",
-    "default_refresh_token_lifetime",
-    "refresh_threshold",
-    "refresh_on_demand",
-    "allow_insecure_http",
-)
+
+def _default(name: str) -> Any:
+    return fields.EXTRA_FIELDS_BY_NAME[name].default
 
 
 @dataclass(frozen=True)
@@ -55,18 +35,19 @@ class OrangeLogicSettings:
     base_url: str
     client_id: str
     client_secret: str = field(repr=False)
-    redirect_uri: str | None = None
-    token_variable: str | None = None
-    token_endpoint: str = DEFAULT_TOKEN_ENDPOINT
-    authorize_endpoint: str = DEFAULT_AUTHORIZE_ENDPOINT
-    token_request_encoding: str = "form"
-    timeout: float = DEFAULT_TIMEOUT
-    verify_ssl: bool = True
-    default_access_token_lifetime: float = DEFAULT_ACCESS_TOKEN_LIFETIME
-    default_refresh_token_lifetime: float = DEFAULT_REFRESH_TOKEN_LIFETIME
-    refresh_threshold: float = DEFAULT_REFRESH_THRESHOLD
-    refresh_on_demand: bool = False
-    allow_insecure_http: bool = False
+    # One attribute per declared extra field (core/fields.py), with the declared default.
+    redirect_uri: str | None = _default("redirect_uri")
+    token_variable: str | None = _default("token_variable")
+    token_endpoint: str = _default("token_endpoint")
+    authorize_endpoint: str = _default("authorize_endpoint")
+    token_request_encoding: str = _default("token_request_encoding")
+    timeout: float = _default("timeout")
+    verify_ssl: bool = _default("verify_ssl")
+    default_access_token_lifetime: int = _default("default_access_token_lifetime")
+    default_refresh_token_lifetime: int = _default("default_refresh_token_lifetime")
+    refresh_threshold: float = _default("refresh_threshold")
+    refresh_on_demand: bool = _default("refresh_on_demand")
+    allow_insecure_http: bool = _default("allow_insecure_http")
 
     @property
     def token_url(self) -> str:
@@ -97,41 +78,18 @@ class OrangeLogicSettings:
     ) -> OrangeLogicSettings:
         """Build settings from an Airflow connection's fields, raising one clear error per mistake."""
         options = _unprefixed(extra or {})
-        unknown = sorted(set(options) - set(EXTRA_FIELDS))
+        unknown = sorted(set(options) - set(fields.EXTRA_FIELD_NAMES))
         if unknown:
             raise ConfigurationError(
                 f"Connection {conn_id!r}: unknown extra field(s) {', '.join(unknown)}. "
-                f"Known fields: {', '.join(EXTRA_FIELDS)}."
+                f"Known fields: {', '.join(fields.EXTRA_FIELD_NAMES)}."
             )
-        allow_insecure = _as_bool(conn_id, "allow_insecure_http", options.get("allow_insecure_http"), False)
+        extras = {f.name: parse_extra(conn_id, f, options.get(f.name)) for f in fields.EXTRA_FIELDS}
         return cls(
-            base_url=normalize_host(conn_id, host, allow_insecure_http=allow_insecure),
-            client_id=_credential(conn_id, "Client ID (login)", login),
-            client_secret=_credential(conn_id, "Client secret (password)", password),
-            redirect_uri=_redirect_uri(conn_id, options.get("redirect_uri")),
-            token_variable=_token_variable(conn_id, options.get("token_variable")),
-            token_endpoint=_endpoint(conn_id, "token_endpoint", options.get("token_endpoint"), DEFAULT_TOKEN_ENDPOINT),
-            authorize_endpoint=_endpoint(
-                conn_id, "authorize_endpoint", options.get("authorize_endpoint"), DEFAULT_AUTHORIZE_ENDPOINT
-            ),
-            token_request_encoding=_encoding(conn_id, options.get("token_request_encoding")),
-            timeout=_positive_number(conn_id, "timeout", options.get("timeout"), DEFAULT_TIMEOUT),
-            verify_ssl=_as_bool(conn_id, "verify_ssl", options.get("verify_ssl"), True),
-            default_access_token_lifetime=_positive_number(
-                conn_id,
-                "default_access_token_lifetime",
-                options.get("default_access_token_lifetime"),
-                DEFAULT_ACCESS_TOKEN_LIFETIME,
-            ),
-            default_refresh_token_lifetime=_positive_number(
-                conn_id,
-                "default_refresh_token_lifetime",
-                options.get("default_refresh_token_lifetime"),
-                DEFAULT_REFRESH_TOKEN_LIFETIME,
-            ),
-            refresh_threshold=_fraction(conn_id, "refresh_threshold", options.get("refresh_threshold")),
-            refresh_on_demand=_as_bool(conn_id, "refresh_on_demand", options.get("refresh_on_demand"), False),
-            allow_insecure_http=allow_insecure,
+            base_url=normalize_host(conn_id, host, allow_insecure_http=extras["allow_insecure_http"]),
+            client_id=_credential(conn_id, fields.STANDARD_FIELDS_BY_NAME["login"], login),
+            client_secret=_credential(conn_id, fields.STANDARD_FIELDS_BY_NAME["password"], password),
+            **extras,
         )
 
 
@@ -141,9 +99,11 @@ def _unprefixed(extra: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigurationError("The connection's extra must be a JSON object.")
     options: dict[str, Any] = {}
     for key, value in extra.items():
-        name = key.removeprefix("extra__orangelogic__")
-        # The UI stores cleared optional fields as "" or null: treat them as not set.
-        if value is None or (isinstance(value, str) and value.strip() == "" and name != "token_variable"):
+        name = key.removeprefix(fields.LEGACY_PREFIX)
+        declared = fields.EXTRA_FIELDS_BY_NAME.get(name)
+        # A cleared field arrives as "" or null: it means the default (unless the field says otherwise).
+        blank = isinstance(value, str) and value.strip() == "" and (declared is None or declared.blank_is_default)
+        if value is None or blank:
             continue
         options[name] = value
     return options
@@ -204,7 +164,8 @@ def normalize_host(conn_id: str, host: str | None, *, allow_insecure_http: bool 
     return f"{scheme}://{netloc}"
 
 
-def _credential(conn_id: str, label: str, value: str | None) -> str:
+def _credential(conn_id: str, declared: fields.StandardField, value: str | None) -> str:
+    label = f"{declared.label} ({declared.name})"
     if value is None or value.strip() == "":
         raise ConfigurationError(
             f"Connection {conn_id!r}: {label} is empty. Copy it from the OAuth Client Application "
@@ -221,9 +182,23 @@ def _credential(conn_id: str, label: str, value: str | None) -> str:
     return value
 
 
-def _redirect_uri(conn_id: str, value: Any) -> str | None:
+def parse_extra(conn_id: str, declared: ExtraField, value: Any) -> Any:
+    """One extra field's value, checked against its declaration; None (not set) means its default."""
     if value is None:
-        return None
+        return declared.default
+    special = _SPECIAL.get(declared.name)
+    if special is not None:
+        return special(conn_id, declared, value)
+    if declared.kind == BOOLEAN:
+        return _as_bool(conn_id, declared.name, value)
+    if declared.kind == ENUM:
+        return _choice(conn_id, declared, value)
+    if declared.kind in (NUMBER, INTEGER):
+        return _bounded_number(conn_id, declared, value)
+    return _text(conn_id, declared, value)
+
+
+def _redirect_uri(conn_id: str, declared: ExtraField, value: Any) -> str:
     if not isinstance(value, str) or _CONTROL_CHARS.search(value) or " " in value.strip():
         raise ConfigurationError(f"Connection {conn_id!r}: redirect_uri must be a URL without spaces.")
     parts = urlsplit(value.strip())
@@ -235,9 +210,7 @@ def _redirect_uri(conn_id: str, value: Any) -> str | None:
     return value.strip()
 
 
-def _token_variable(conn_id: str, value: Any) -> str | None:
-    if value is None:
-        return None
+def _token_variable(conn_id: str, declared: ExtraField, value: Any) -> str:
     if not isinstance(value, str) or not _VARIABLE_KEY.match(value) or len(value) > 250:
         raise ConfigurationError(
             f"Connection {conn_id!r}: token_variable {value!r} is not a valid Airflow Variable key: use "
@@ -249,26 +222,46 @@ def _token_variable(conn_id: str, value: Any) -> str | None:
     return value
 
 
-def _endpoint(conn_id: str, name: str, value: Any, default: str) -> str:
-    if value is None:
-        return default
+def _endpoint(conn_id: str, declared: ExtraField, value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("/") or "://" in value or " " in value:
         raise ConfigurationError(
-            f"Connection {conn_id!r}: {name} must be a path starting with '/', for example {default!r}."
+            f"Connection {conn_id!r}: {declared.name} must be a path starting with '/', for example "
+            f"{declared.default!r}."
         )
     return value
 
 
-def _encoding(conn_id: str, value: Any) -> str:
-    if value is None:
-        return "form"
-    encoding = str(value).strip().lower()
-    if encoding not in ENCODINGS:
+# Fields whose value needs more than its declared type and bounds.
+_SPECIAL = {
+    "redirect_uri": _redirect_uri,
+    "token_variable": _token_variable,
+    "token_endpoint": _endpoint,
+    "authorize_endpoint": _endpoint,
+}
+
+
+def _text(conn_id: str, declared: ExtraField, value: Any) -> str:
+    if not isinstance(value, str) or _CONTROL_CHARS.search(value):
         raise ConfigurationError(
-            f"Connection {conn_id!r}: token_request_encoding {value!r} is not supported; use 'form' "
-            "(application/x-www-form-urlencoded, the default) or 'json'."
+            f"Connection {conn_id!r}: {declared.name} must be text without control characters, not {value!r}."
         )
-    return encoding
+    return value.strip()
+
+
+def _choice(conn_id: str, declared: ExtraField, value: Any) -> str:
+    choice = str(value).strip().lower()
+    if choice not in declared.choice_values:
+        options = [_choice_text(c, default=c.value == declared.default) for c in declared.choices]
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: {declared.name} {value!r} is not supported; use "
+            f"{', '.join(options[:-1])} or {options[-1]}."
+        )
+    return choice
+
+
+def _choice_text(choice: fields.Choice, *, default: bool) -> str:
+    notes = ", ".join(note for note in (choice.meaning, "the default" if default else "") if note)
+    return f"{choice.value!r} ({notes})" if notes else repr(choice.value)
 
 
 def _number(conn_id: str, name: str, value: Any) -> float:
@@ -283,33 +276,21 @@ def _number(conn_id: str, name: str, value: Any) -> float:
     return number
 
 
-def _positive_number(conn_id: str, name: str, value: Any, default: float) -> float:
-    if value is None:
-        return default
-    number = _number(conn_id, name, value)
-    if number <= 0:
+def _bounded_number(conn_id: str, declared: ExtraField, value: Any) -> float | int:
+    number = _number(conn_id, declared.name, value)
+    if declared.kind == INTEGER:
+        if not number.is_integer():
+            raise ConfigurationError(f"Connection {conn_id!r}: {declared.name} must be a whole number, not {value!r}.")
+        number = int(number)
+    if not declared.within_bounds(number):
         raise ConfigurationError(
-            f"Connection {conn_id!r}: {name} must be greater than zero (got {value!r}); "
-            f"leave it empty for the default {default:g}."
+            f"Connection {conn_id!r}: {declared.name} must be {declared.range_text()} (got {value!r}); "
+            f"leave it empty for the default {declared.shown_default}. {declared.description}"
         )
     return number
 
 
-def _fraction(conn_id: str, name: str, value: Any) -> float:
-    if value is None:
-        return DEFAULT_REFRESH_THRESHOLD
-    number = _number(conn_id, name, value)
-    if not 0 < number < 1:
-        raise ConfigurationError(
-            f"Connection {conn_id!r}: {name} is the fraction of the access token's lifetime left at which "
-            f"a refresh happens and must be between 0 and 1 (got {value!r})."
-        )
-    return number
-
-
-def _as_bool(conn_id: str, name: str, value: Any, default: bool) -> bool:
-    if value is None:
-        return default
+def _as_bool(conn_id: str, name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()

@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_orangelogic.api.search import DEFAULT_FIELDS, SEARCH_ENDPOINT, iter_search
 from airflow_provider_orangelogic.api.session import new_session, send_with_retries
+from airflow_provider_orangelogic.core import fields
 from airflow_provider_orangelogic.core.errors import (
     ConfigurationError,
     OrangeLogicAPIError,
@@ -26,13 +27,23 @@ from airflow_provider_orangelogic.core.retry import RetryPolicy
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.hooks import _airflow_context
 from airflow_provider_orangelogic.hooks.variable_store import VariableTokenStore, default_variable_key
-from airflow_provider_orangelogic.oauth.manager import TokenManager, utc_now
-from airflow_provider_orangelogic.oauth.token_endpoint import OrangeLogicOAuthClient, validate_code
+from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant
+from airflow_provider_orangelogic.oauth.manager import Advice, TokenManager, utc_now
+from airflow_provider_orangelogic.oauth.stores import TokenStore
+from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient, validate_code
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
 
 # A code no server will accept: asking the token endpoint to exchange it tells bad client
 # credentials (invalid_client) from good ones (invalid_grant) without spending anything.
 _PROBE_CODE = "airflow-connection-test"
+
+# What a person does about the token pair, in Airflow's words.
+AIRFLOW_ADVICE = Advice(
+    authorize="Authorize once more: open the authorization URL (OrangeLogicHook.get_authorization_url()), "
+    "approve, and run the orangelogic_token_exchange DAG with the code.",
+    keep_refreshing="Check that the orangelogic_token_refresh DAG is unpaused and succeeding, or set "
+    "refresh_on_demand to true on the connection (safe on a single host only).",
+)
 
 
 class OrangeLogicReauthorizationRequired(ReauthorizationRequired, AirflowFailException):
@@ -59,11 +70,13 @@ class OrangeLogicHook(BaseHook):
         refresh DAG to store a new pair before failing.
     :param retry: Backoff policy for API and token endpoint calls.
     :param lock_dir: Directory of the host-wide refresh lock files (default: the system temp dir).
+    :param token_store: Where the pair lives (any ``TokenStore``, see
+        ``airflow_provider_orangelogic.oauth.stores``); default: the connection's Airflow Variable.
     """
 
     conn_name_attr = "orangelogic_conn_id"
     default_conn_name = "orangelogic_default"
-    conn_type = "orangelogic"
+    conn_type = fields.CONN_TYPE
     hook_name = "Orange Logic"
 
     def __init__(
@@ -73,12 +86,14 @@ class OrangeLogicHook(BaseHook):
         wait_for_refresh: float = 60.0,
         retry: RetryPolicy | None = None,
         lock_dir: str | None = None,
+        token_store: TokenStore | None = None,
     ) -> None:
         super().__init__()
         self.orangelogic_conn_id = orangelogic_conn_id
         self.wait_for_refresh = wait_for_refresh
         self.retry = retry or RetryPolicy()
         self.lock_dir = lock_dir
+        self._token_store = token_store
         self._session: requests.Session | None = None
 
     def __repr__(self) -> str:
@@ -111,22 +126,30 @@ class OrangeLogicHook(BaseHook):
         return self.settings.token_variable or default_variable_key(self.orangelogic_conn_id)
 
     @cached_property
+    def token_store(self) -> TokenStore:
+        return self._token_store or VariableTokenStore(self.token_variable, self.orangelogic_conn_id)
+
+    @cached_property
+    def grant(self) -> AuthorizationCodeGrant:
+        return AuthorizationCodeGrant(TokenEndpointClient(self.settings, retry=self.retry))
+
+    @cached_property
     def token_manager(self) -> TokenManager:
-        settings = self.settings
         return TokenManager(
-            settings,
-            OrangeLogicOAuthClient(settings, retry=self.retry),
-            VariableTokenStore(self.token_variable, self.orangelogic_conn_id),
+            self.settings,
+            self.grant,
+            self.token_store,
             lock_dir=self.lock_dir,
             wait_for_refresh=self.wait_for_refresh,
             on_new_pair=_mask_pair,
+            advice=AIRFLOW_ADVICE,
         )
 
     # -- authorization --------------------------------------------------------------------------
 
     def get_authorization_url(self, state: str | None = None) -> str:
         """The URL a person opens to approve the application; a random ``state`` when none is given."""
-        return self.token_manager.client.authorization_url(state=state)
+        return self.grant.authorization_url(state=state)
 
     def exchange_code(self, code: str) -> dict[str, Any]:
         """Trade an authorization code for the first token pair and store it; returns a summary."""
@@ -136,11 +159,11 @@ class OrangeLogicHook(BaseHook):
             pair = self.token_manager.exchange_code(code)
         self.log.info(
             "Stored a new token pair in %s; the access token expires at %s, the refresh token at %s.",
-            self.token_variable,
+            self.token_store.description,
             pair.access_token_expires_at.to_iso8601_string(),
             pair.refresh_token_expires_at.to_iso8601_string(),
         )
-        return {"conn_id": self.orangelogic_conn_id, "token_variable": self.token_variable, **pair.summary()}
+        return {"conn_id": self.orangelogic_conn_id, **self._store_fields(), **pair.summary()}
 
     def refresh_tokens(self, force: bool = False) -> dict[str, Any]:
         """Refresh the pair if the policy says so (always with ``force``); returns a summary."""
@@ -149,15 +172,15 @@ class OrangeLogicHook(BaseHook):
         if result.refreshed:
             self.log.info(
                 "Refreshed the token pair in %s (%s); the access token now expires at %s.",
-                self.token_variable,
+                self.token_store.description,
                 result.reason,
                 result.pair.access_token_expires_at.to_iso8601_string(),
             )
         else:
-            self.log.info("No refresh of %s needed: %s.", self.token_variable, result.reason)
+            self.log.info("No refresh of %s needed: %s.", self.token_store.description, result.reason)
         return {
             "conn_id": self.orangelogic_conn_id,
-            "token_variable": self.token_variable,
+            **self._store_fields(),
             "refreshed": result.refreshed,
             "reason": result.reason,
             **result.pair.summary(),
@@ -175,12 +198,17 @@ class OrangeLogicHook(BaseHook):
         now = utc_now()
         return {
             "conn_id": self.orangelogic_conn_id,
-            "token_variable": self.token_variable,
+            **self._store_fields(),
             "access_token_valid": pair.access_token_valid(now.timestamp()),
             "refresh_token_valid": pair.refresh_token_valid(now),
             "needs_refresh": pair.needs_refresh(now, self.settings.refresh_threshold),
             **pair.summary(now),
         }
+
+    def _store_fields(self) -> dict[str, str]:
+        if isinstance(self.token_store, VariableTokenStore):
+            return {"token_variable": self.token_store.name}
+        return {"token_store": self.token_store.description}
 
     # -- calling the API ------------------------------------------------------------------------
 
@@ -243,7 +271,12 @@ class OrangeLogicHook(BaseHook):
         except ReauthorizationRequired as err:
             if isinstance(err, AirflowFailException):
                 raise
-            raise OrangeLogicReauthorizationRequired(f"{err} {self._authorization_hint()}") from None
+            raise OrangeLogicReauthorizationRequired(
+                f"{err} {self._authorization_hint()}",
+                oauth_error=err.oauth_error,
+                description=err.description,
+                status_code=err.status_code,
+            ) from None
         except ConfigurationError as err:
             if isinstance(err, AirflowFailException):
                 raise
@@ -255,9 +288,10 @@ class OrangeLogicHook(BaseHook):
 
     def _authorization_hint(self) -> str:
         try:
-            return f"Authorization URL: {self.get_authorization_url()}"
+            url = self.get_authorization_url()
         except ConfigurationError:
             return "Set redirect_uri on the connection to get the authorization URL."
+        return f"Open it, approve, and run the orangelogic_token_exchange DAG with the code. Authorization URL: {url}"
 
     # -- the UI's Test button -------------------------------------------------------------------
 
@@ -276,9 +310,9 @@ class OrangeLogicHook(BaseHook):
         except requests.exceptions.RequestException as err:
             return False, f"Host {settings.base_url} is unreachable ({type(err).__name__})."
         try:
-            self.token_manager.client.exchange_code(_PROBE_CODE)
+            self.grant.exchange(_PROBE_CODE)
         except ReauthorizationRequired as err:
-            if "client ID or client secret" in str(err):
+            if err.client_rejected:
                 return False, "Bad credentials: Orange Logic rejected the client ID or client secret."
         except OrangeLogicError as err:
             return False, f"The token endpoint did not answer as expected: {err}"

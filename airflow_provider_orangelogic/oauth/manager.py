@@ -17,27 +17,24 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import pendulum
 from pendulum import DateTime
 
 from airflow_provider_orangelogic.core.errors import (
+    ConfigurationError,
     ReauthorizationRequired,
     TokenEndpointError,
     TokenStoreError,
     TokenStoreUnavailable,
 )
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
+from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant, Grant
 from airflow_provider_orangelogic.oauth.journal import RescueJournal, fingerprint
 from airflow_provider_orangelogic.oauth.locking import default_lock_dir, refresh_lock
-from airflow_provider_orangelogic.oauth.token_endpoint import OrangeLogicOAuthClient, validate_code
-from airflow_provider_orangelogic.oauth.tokens import (
-    GRANT_AUTHORIZATION_CODE,
-    GRANT_REFRESH_TOKEN,
-    TokenPair,
-    pair_from_response,
-)
+from airflow_provider_orangelogic.oauth.stores import TokenStore
+from airflow_provider_orangelogic.oauth.token_endpoint import validate_code
+from airflow_provider_orangelogic.oauth.tokens import GRANT_AUTHORIZATION_CODE, TokenPair, pair_from_response
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +42,15 @@ log = logging.getLogger(__name__)
 UNAUTHORIZED_GRACE_SECONDS = 15.0
 
 
-class TokenStore(Protocol):
-    """Where a connection's pair lives. ``load`` returns None when nothing is stored yet."""
+@dataclass(frozen=True)
+class Advice:
+    """What a person should do, in the words of whatever runs the manager (the hook says "DAG")."""
 
-    name: str
-    description: str
-
-    def load(self) -> TokenPair | None: ...
-
-    def save(self, pair: TokenPair) -> None: ...
-
-    def check_writable(self) -> None:
-        """Raise TokenStoreError if a pair written now could not be read back."""
+    authorize: str = "Authorize again: open the authorization URL, approve, and exchange the new code."
+    keep_refreshing: str = (
+        "Check that whatever refreshes this pair is running, or set refresh_on_demand to true on the "
+        "connection (safe on a single host only)."
+    )
 
 
 @dataclass(frozen=True)
@@ -70,24 +64,32 @@ def utc_now() -> DateTime:
     return pendulum.now("UTC")
 
 
+def _generation(pair: TokenPair) -> tuple[str, str]:
+    # Any change of either token means a renewal happened since the pair was read.
+    return pair.access_token, pair.refresh_token
+
+
 class TokenManager:
     """Everything about one connection's token pair that does not depend on Airflow."""
 
     def __init__(
         self,
         settings: OrangeLogicSettings,
-        client: OrangeLogicOAuthClient,
+        grant: Grant,
         store: TokenStore,
         *,
         lock_dir: str | None = None,
         lock_timeout: float = 300.0,
         wait_for_refresh: float = 60.0,
-        clock: Callable[[], DateTime] = utc_now,
+        clock: Callable[[], float] = time.time,
         on_new_pair: Callable[[TokenPair], None] | None = None,
+        advice: Advice | None = None,
     ) -> None:
+        """:param clock: seconds since the epoch; tests inject one to control time."""
         self.settings = settings
-        self.client = client
+        self.grant = grant
         self.store = store
+        self.advice = advice or Advice()
         self.lock_dir = lock_dir or default_lock_dir()
         self.journal = RescueJournal(self.lock_dir, store.name)
         self.lock_timeout = lock_timeout
@@ -99,23 +101,29 @@ class TokenManager:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.settings.base_url!r}, store={self.store.description!r})"
 
+    def now(self) -> DateTime:
+        return pendulum.from_timestamp(self._clock(), tz="UTC")
+
     # -- reading --------------------------------------------------------------------------------
 
     def read(self) -> TokenPair:
         """The stored pair, read afresh, checked against the connection's host."""
+        pair = self.read_if_any()
+        if pair is None:
+            raise TokenStoreError(f"No token pair is stored in {self.store.description} yet. {self.advice.authorize}")
+        return pair
+
+    def read_if_any(self) -> TokenPair | None:
+        """Like ``read``, but None when nothing is stored yet."""
         pair = self.store.load()
         if pair is None:
-            raise TokenStoreError(
-                f"No token pair is stored in {self.store.description} yet. Authorize once: open the "
-                "authorization URL (OrangeLogicHook.get_authorization_url()), approve, and run the "
-                "orangelogic_token_exchange DAG with the code."
-            )
+            return None
         if pair.host != self.settings.base_url:
             raise TokenStoreError(
                 f"The pair in {self.store.description} was issued by {pair.host}, but the connection now "
                 f"points to {self.settings.base_url}; a token only works on the server that issued it. "
-                "Put the old host back, or authorize against the new host and run the "
-                "orangelogic_token_exchange DAG, which replaces the pair."
+                f"Put the old host back, or authorize against the new host (that replaces the pair). "
+                f"{self.advice.authorize}"
             )
         self._remember(pair)
         return pair
@@ -133,17 +141,19 @@ class TokenManager:
     def access_token(self) -> str:
         """A valid access token: from memory while it lasts, then from the store."""
         cached = self._cached
-        if cached is not None and cached.access_token_valid(time.time(), self._leeway(cached)):
+        if cached is not None and cached.access_token_valid(self._clock(), self._leeway(cached)):
             return cached.access_token
         return self._fresh_access_token()
 
     def _fresh_access_token(self) -> str:
-        pair = self.read()
-        if pair.access_token_valid(time.time(), self._leeway(pair)):
+        pair = self.read_if_any() if self.grant.renews_on_demand else self.read()
+        if pair is None:
+            return self.refresh(reason="no token was stored yet").pair.access_token
+        if pair.access_token_valid(self._clock(), self._leeway(pair)):
             return pair.access_token
-        if not pair.refresh_token_valid(self._clock()):
+        if not self.grant.renewable(pair, self.now()):
             raise self._reauthorization_needed(pair)
-        if self.settings.refresh_on_demand:
+        if self.settings.refresh_on_demand or self.grant.renews_on_demand:
             return self.refresh(reason="the access token expired").pair.access_token
         return self._wait_for_refresher(pair)
 
@@ -151,7 +161,7 @@ class TokenManager:
         """Poll the store until the refresher (the refresh DAG) stores a fresh pair."""
         deadline = time.monotonic() + self.wait_for_refresh
         log.info(
-            "The access token in %s expired at %s; waiting up to %.0f s for the refresh DAG to renew it.",
+            "The access token in %s expired at %s; waiting up to %.0f s for the refresher to renew it.",
             self.store.description,
             expired.access_token_expires_at.to_iso8601_string(),
             self.wait_for_refresh,
@@ -159,13 +169,12 @@ class TokenManager:
         while time.monotonic() < deadline:
             time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
             pair = self.read()
-            if pair.access_token_valid(time.time(), self._leeway(pair)):
+            if pair.access_token_valid(self._clock(), self._leeway(pair)):
                 return pair.access_token
         raise TokenStoreUnavailable(
             f"The access token in {self.store.description} expired at "
             f"{expired.access_token_expires_at.to_iso8601_string()} and was not renewed within "
-            f"{self.wait_for_refresh:.0f} s. Check that the orangelogic_token_refresh DAG is unpaused and "
-            "succeeding, or set refresh_on_demand to true on the connection (safe on a single host only)."
+            f"{self.wait_for_refresh:.0f} s. {self.advice.keep_refreshing}"
         )
 
     def token_after_unauthorized(self, rejected: str) -> str | None:
@@ -175,11 +184,18 @@ class TokenManager:
         moment between the refresh and the refresher's store write, so while the store still holds the
         rejected token it is polled briefly before giving up.
         """
+        if self.grant.renews_on_demand:
+            # Renewing spends nothing here, so do it rather than wait; the lock and re-read keep it
+            # to one renewal per host however many callers were rejected together.
+            pair = self.read_if_any()
+            if pair is None or pair.access_token == rejected:
+                pair = self.refresh(force=True, reason="the API rejected the access token").pair
+            return pair.access_token if pair.access_token_valid(self._clock()) else None
         deadline = time.monotonic() + min(self.wait_for_refresh, UNAUTHORIZED_GRACE_SECONDS)
         while True:
             pair = self.read()
             if pair.access_token != rejected:
-                return pair.access_token if pair.access_token_valid(time.time()) else None
+                return pair.access_token if pair.access_token_valid(self._clock()) else None
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.25)
@@ -188,41 +204,51 @@ class TokenManager:
 
     def exchange_code(self, code: str) -> TokenPair:
         """Trade an authorization code for the first pair and store it (replacing any old grant)."""
+        if not isinstance(self.grant, AuthorizationCodeGrant):
+            raise ConfigurationError(
+                f"This connection authenticates with {type(self.grant).__name__}, which takes no authorization code."
+            )
         code = validate_code(code)
         self.store.check_writable()
         with self._lock():
-            payload = self.client.exchange_code(code)
+            payload = self.grant.exchange(code)
             pair = self._pair_from(payload, GRANT_AUTHORIZATION_CODE, previous=None)
             self._save(pair, replaces=None)
         return pair
 
     def refresh(self, *, force: bool = False, reason: str | None = None) -> RefreshResult:
         """Refresh if the policy says so (always with ``force``); never present a refresh token twice."""
-        observed = self.read()
-        if not force and not observed.needs_refresh(self._clock(), self.settings.refresh_threshold):
+        observed = self.read_if_any() if self.grant.renews_on_demand else self.read()
+        if observed is not None and not force and not self._due(observed):
             return RefreshResult(observed, refreshed=False, reason="the access token is fresh enough")
         self.store.check_writable()
         with self._lock():
             recovered = self._recover_pending()
             if recovered is not None:
                 return RefreshResult(recovered, refreshed=True, reason="stored a pair saved before a crash")
-            current = self.read()
-            if current.refresh_token != observed.refresh_token:
-                return RefreshResult(current, refreshed=False, reason="another worker refreshed meanwhile")
-            now = self._clock()
-            if not force and not current.needs_refresh(now, self.settings.refresh_threshold):
-                return RefreshResult(current, refreshed=False, reason="the access token is fresh enough")
-            if not current.refresh_token_valid(now):
-                raise self._reauthorization_needed(current)
-            payload = self.client.refresh(current.refresh_token)
-            pair = self._pair_from(payload, GRANT_REFRESH_TOKEN, previous=current)
-            self._save(pair, replaces=fingerprint(current.refresh_token))
+            current = self.read_if_any() if self.grant.renews_on_demand else self.read()
+            if current is not None:
+                if observed is None or _generation(current) != _generation(observed):
+                    return RefreshResult(current, refreshed=False, reason="another worker refreshed meanwhile")
+                if not force and not self._due(current):
+                    return RefreshResult(current, refreshed=False, reason="the access token is fresh enough")
+                if not self.grant.renewable(current, self.now()):
+                    raise self._reauthorization_needed(current)
+            payload = self.grant.renew(current)
+            pair = self._pair_from(payload, self.grant.renewed_by, previous=current)
+            spent = fingerprint(current.refresh_token) if current is not None and current.refresh_token else None
+            self._save(pair, replaces=spent)
         if not pair.access_token:
             raise TokenEndpointError(
                 "The token endpoint answered the refresh without an access_token. Its new refresh token was "
                 f"stored in {self.store.description}, so the next refresh can get a complete pair."
             )
-        return RefreshResult(pair, refreshed=True, reason=reason or ("forced" if force else "policy"))
+        if reason is None:
+            reason = "forced" if force else f"less than {self.settings.refresh_threshold:.0%} of its lifetime was left"
+        return RefreshResult(pair, refreshed=True, reason=reason)
+
+    def _due(self, pair: TokenPair) -> bool:
+        return pair.needs_refresh(self.now(), self.settings.refresh_threshold)
 
     def _lock(self) -> contextlib.AbstractContextManager[None]:
         return refresh_lock(self.store.name, lock_dir=self.lock_dir, timeout=self.lock_timeout)
@@ -232,7 +258,7 @@ class TokenManager:
             payload,
             grant=grant,
             host=self.settings.base_url,
-            now=self._clock(),
+            now=self.now(),
             access_lifetime=self.settings.default_access_token_lifetime,
             refresh_lifetime=self.settings.default_refresh_token_lifetime,
             previous=previous,
@@ -268,6 +294,5 @@ class TokenManager:
     def _reauthorization_needed(self, pair: TokenPair) -> ReauthorizationRequired:
         return ReauthorizationRequired(
             f"The refresh token in {self.store.description} expired at "
-            f"{pair.refresh_token_expires_at.to_iso8601_string()}. A person must authorize again: open "
-            "the authorization URL, approve, and run the orangelogic_token_exchange DAG with the new code."
+            f"{pair.refresh_token_expires_at.to_iso8601_string()}. A person must authorize again."
         )

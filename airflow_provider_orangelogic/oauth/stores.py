@@ -1,7 +1,9 @@
-"""Token stores for tests and benchmarks that run the OAuth layer without Airflow.
+"""Where a connection's token pair lives: the ``TokenStore`` extension point and two plain stores.
 
-They implement the ``TokenStore`` protocol of ``airflow_provider_orangelogic.oauth.manager``, which the
-provider's ``VariableTokenStore`` implements for real deployments.
+The provider's default is ``VariableTokenStore`` (an Airflow Variable, in
+``airflow_provider_orangelogic.hooks.variable_store``). Pass another to
+``OrangeLogicHook(..., token_store=...)`` to keep the pair elsewhere, e.g. a secrets manager, or
+the ``FileTokenStore`` below for scripts run outside Airflow.
 """
 
 from __future__ import annotations
@@ -9,8 +11,31 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Protocol
 
+from airflow_provider_orangelogic.core.errors import TokenStoreError
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
+
+
+class TokenStore(Protocol):
+    """The contract a token store keeps with the refresh protocol (docs/token-lifecycle.md).
+
+    ``name`` keys the host-wide refresh lock and the rescue journal: every process that stores the
+    same pair must use the same name, and different pairs different names, or one refresh token
+    could be presented twice. ``description`` names the store in messages ("Airflow Variable 'x'").
+    """
+
+    name: str
+    description: str
+
+    def load(self) -> TokenPair | None:
+        """The stored pair read afresh (no cache), or None when nothing is stored yet."""
+
+    def save(self, pair: TokenPair) -> None:
+        """Store ``pair`` so that the next ``load`` on any host returns it; raise TokenStoreError if not."""
+
+    def check_writable(self) -> None:
+        """Raise TokenStoreError if a pair written now could not be read back (called before a refresh)."""
 
 
 class MemoryTokenStore:
@@ -38,12 +63,19 @@ class MemoryTokenStore:
 
 
 class FileTokenStore:
-    """The pair in a file shared by processes; each write is an atomic replace, like a DB row update."""
+    """The pair in a file (mode 0600) shared by the processes of one host, for scripts outside Airflow.
+
+    Each write is an atomic replace, like a DB row update, so a reader sees the old pair or the new one.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.name = f"file-{self.path.name}"
+        self.path = Path(path).resolve()
+        # The resolved path: every process naming this file shares one lock, whatever its working dir.
+        self.name = f"file-{self.path}"
         self.description = f"file {self.path}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
 
     def load(self) -> TokenPair | None:
         try:
@@ -54,8 +86,11 @@ class FileTokenStore:
 
     def save(self, pair: TokenPair) -> None:
         tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(pair.to_json())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(pair.to_json())
         os.replace(tmp, self.path)
 
     def check_writable(self) -> None:
-        return None
+        if not os.access(self.path.parent, os.W_OK):
+            raise TokenStoreError(f"Cannot write {self.description}: its directory is not writable.")

@@ -1,23 +1,38 @@
-"""HTTP calls to Orange Logic's OAuth endpoints: the authorization URL and the token endpoint."""
+"""Orange Logic's OAuth endpoints: the authorization URL and one stateless call per grant type.
+
+Modelled on google-auth's ``oauth2/_client.py``: each method sends one token request and returns
+the server's JSON answer; holding and storing the pair is the caller's job (``TokenManager``).
+"""
 
 from __future__ import annotations
 
 import logging
 import secrets
-import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
 
 from airflow_provider_orangelogic.core.errors import (
+    CLIENT_REJECTED_ERRORS,
     ConfigurationError,
     ReauthorizationRequired,
     TokenEndpointError,
 )
-from airflow_provider_orangelogic.core.retry import RetryPolicy, is_retryable_status
+from airflow_provider_orangelogic.core.retry import (
+    RetryPolicy,
+    call_with_retries,
+    is_retryable_status,
+    is_transient,
+    never_reached_server,
+)
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
-from airflow_provider_orangelogic.oauth.tokens import GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN
+from airflow_provider_orangelogic.oauth.tokens import (
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_REFRESH_TOKEN,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +67,8 @@ def validate_code(code: Any) -> str:
     return code
 
 
-class OrangeLogicOAuthClient:
-    """Calls the token endpoint for one connection. Stateless: storing the pair is the caller's job.
+class TokenEndpointClient:
+    """Sends token requests for one connection. Stateless: storing the pair is the caller's job.
 
     A token request is retried only when the server cannot have acted on it (it answered 429 or
     5xx, or the connection was never made). After a read timeout or a connection dropped mid-answer
@@ -93,83 +108,85 @@ class OrangeLogicOAuthClient:
         )
         return f"{self.settings.authorize_url}?{query}"
 
-    def exchange_code(self, code: str) -> dict[str, Any]:
-        return self._request_token(GRANT_AUTHORIZATION_CODE, validate_code(code))
+    def authorization_code_grant(self, code: str) -> dict[str, Any]:
+        """Trade an authorization code for the first pair; returns the server's answer."""
+        return self._request(GRANT_AUTHORIZATION_CODE, validate_code(code))
 
-    def refresh(self, refresh_token: str) -> dict[str, Any]:
-        return self._request_token(GRANT_REFRESH_TOKEN, refresh_token)
+    def refresh_token_grant(self, refresh_token: str) -> dict[str, Any]:
+        """Trade a refresh token for a new pair; returns the server's answer."""
+        # Orange Logic's quirk: the refresh token travels in "code" too, not in "refresh_token".
+        return self._request(GRANT_REFRESH_TOKEN, refresh_token)
 
-    def _request_token(self, grant_type: str, code: str) -> dict[str, Any]:
+    def client_credentials_grant(self) -> dict[str, Any]:
+        """Get an access token with the client ID and secret alone; returns the server's answer."""
+        # Nothing is spent by this request, so it may be sent again after any transport error.
+        return self._request(
+            GRANT_CLIENT_CREDENTIALS, None, url=self.settings.client_credentials_url, resend_after=is_transient
+        )
+
+    def _request(
+        self,
+        grant_type: str,
+        code: str | None,
+        *,
+        url: str | None = None,
+        resend_after: Callable[[BaseException], bool] = never_reached_server,
+    ) -> dict[str, Any]:
+        url = url or self.settings.token_url
         params = {
             "client_id": self.settings.client_id,
             "client_secret": self.settings.client_secret,
             "grant_type": grant_type,
-            # Orange Logic carries the refresh token in "code" too, not in "refresh_token".
-            "code": code,
         }
+        if code is not None:
+            params["code"] = code
         body: dict[str, Any] = {"json": params} if self.settings.token_request_encoding == "json" else {"data": params}
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self._session.post(
-                    self.settings.token_url,
-                    headers={"Accept": "application/json"},
-                    timeout=self.settings.timeout,
-                    verify=self.settings.verify_ssl,
-                    allow_redirects=False,
-                    **body,
-                )
-            except requests.exceptions.ConnectionError as err:
-                if not _never_reached_server(err) or attempt >= self.retry.max_attempts:
-                    raise TokenEndpointError(self._transport_message(grant_type, err)) from None
-                log.warning("Token endpoint unreachable (attempt %d), retrying: %s", attempt, type(err).__name__)
-                self.retry.sleep(attempt)
-                continue
-            except requests.exceptions.Timeout as err:
-                raise TokenEndpointError(self._transport_message(grant_type, err)) from None
-            except requests.exceptions.RequestException as err:
-                raise TokenEndpointError(self._transport_message(grant_type, err)) from None
 
-            if response.status_code == 200:
-                return self._json_body(response)
-            if is_retryable_status(response.status_code) and attempt < self.retry.max_attempts:
-                delay = self.retry.delay(attempt, response)
-                log.warning(
-                    "Token endpoint answered %d (attempt %d of %d); retrying in %.1f s.",
-                    response.status_code,
-                    attempt,
-                    self.retry.max_attempts,
-                    delay,
-                )
-                time.sleep(delay)
-                continue
-            raise self._error_for(grant_type, response, sent=(code, self.settings.client_secret))
+        def send() -> requests.Response:
+            return self._session.post(
+                url,
+                headers={"Accept": "application/json"},
+                timeout=self.settings.timeout,
+                verify=self.settings.verify_ssl,
+                allow_redirects=False,
+                **body,
+            )
 
-    def _transport_message(self, grant_type: str, err: Exception) -> str:
-        what = "exchange the authorization code" if grant_type == GRANT_AUTHORIZATION_CODE else "refresh"
+        try:
+            response = call_with_retries(send, policy=self.retry, what="The token endpoint", resend_after=resend_after)
+        except requests.exceptions.RequestException as err:
+            raise TokenEndpointError(self._transport_message(grant_type, url, err)) from None
+        if response.status_code == 200:
+            return self._json_body(response, url)
+        raise self._error_for(grant_type, response, sent=(code or "", self.settings.client_secret))
+
+    def _transport_message(self, grant_type: str, url: str, err: Exception) -> str:
+        what = {
+            GRANT_AUTHORIZATION_CODE: "exchange the authorization code",
+            GRANT_CLIENT_CREDENTIALS: "get a client-credentials token",
+        }.get(grant_type, "refresh")
         hint = (
-            " The server may have acted on the request; the stored pair was left as it was."
-            if isinstance(err, (requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError))
-            or not _never_reached_server(err)
-            else ""
+            ""
+            if never_reached_server(err)
+            else " The server may have acted on the request; the stored pair was left as it was."
         )
         return (
-            f"Could not {what} at {self.settings.token_url}: {type(err).__name__} "
+            f"Could not {what} at {url}: {type(err).__name__} "
             f"(timeout {self.settings.timeout:g} s).{hint} Check that the host is reachable from the worker."
         )
 
-    def _json_body(self, response: requests.Response) -> dict[str, Any]:
+    def _json_body(self, response: requests.Response, url: str) -> dict[str, Any]:
         try:
             payload = response.json()
         except ValueError:
             raise TokenEndpointError(
-                f"The token endpoint {self.settings.token_url} answered 200 with a "
+                f"The token endpoint {url} answered 200 with a "
                 f"{response.headers.get('Content-Type', 'non-JSON')} body instead of JSON. Check that "
-                "token_endpoint is right and that no proxy rewrites the answer."
+                "token_endpoint is right and that no proxy rewrites the answer.",
+                status_code=200,
             ) from None
         if not isinstance(payload, dict):
-            raise TokenEndpointError("The token endpoint answered 200 but not with a JSON object.")
+            raise TokenEndpointError("The token endpoint answered 200 but not with a JSON object.", status_code=200)
         return payload
 
     def _error_for(self, grant_type: str, response: requests.Response, sent: tuple[str, ...]) -> Exception:
@@ -183,47 +200,35 @@ class OrangeLogicOAuthClient:
             detail += f" {error}"
         if description:
             detail += f": {description[:300]}"
+        fields = {"oauth_error": error, "description": description, "status_code": response.status_code}
         if error in FATAL_OAUTH_ERRORS or (response.status_code == 401 and not error):
+            client_rejected = error in CLIENT_REJECTED_ERRORS or response.status_code == 401
             reason = (
                 "the client ID or client secret is not accepted; check Login and Password of the connection"
-                if error in ("invalid_client", "unauthorized_client") or response.status_code == 401
+                if client_rejected
                 else (
                     "the authorization code is invalid, expired or already used"
                     if grant_type == GRANT_AUTHORIZATION_CODE
+                    else "client credentials are not allowed for this client"
+                    if grant_type == GRANT_CLIENT_CREDENTIALS
                     else "the refresh token is expired, revoked or already used"
                 )
             )
             return ReauthorizationRequired(
-                f"Orange Logic refused the {grant_type} grant ({detail}): {reason}. A person must authorize "
-                "again: open the authorization URL, approve, and run the orangelogic_token_exchange DAG "
-                "with the new code."
+                f"Orange Logic refused the {grant_type} grant ({detail}): {reason}. A person must authorize again.",
+                **fields,
             )
         if is_retryable_status(response.status_code):
             return TokenEndpointError(
-                f"The token endpoint kept failing ({detail}) after {self.retry.max_attempts} attempts; the "
-                "stored pair is unchanged. The task will retry."
+                f"The token endpoint kept failing ({detail}) after {self.retry.max_attempts} attempts or asked "
+                "to wait longer than max_retry_after; the stored pair is unchanged. The task will retry.",
+                **fields,
             )
         return TokenEndpointError(
             f"The token endpoint rejected the request ({detail}). Check token_endpoint and "
-            "token_request_encoding ('form' or 'json') on the connection."
+            "token_request_encoding ('form' or 'json') on the connection.",
+            **fields,
         )
-
-
-def _never_reached_server(err: Exception) -> bool:
-    """True when the request surely never reached the server (no TCP connection was made)."""
-    if isinstance(err, requests.exceptions.ConnectTimeout):
-        return True
-    text = repr(err)
-    return any(
-        marker in text
-        for marker in (
-            "NewConnectionError",
-            "Connection refused",
-            "Name or service not known",
-            "NameResolutionError",
-            "nodename nor servname",
-        )
-    )
 
 
 def _oauth_error(response: requests.Response) -> tuple[str | None, str | None]:

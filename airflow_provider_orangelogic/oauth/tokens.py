@@ -17,6 +17,14 @@ log = logging.getLogger(__name__)
 
 GRANT_AUTHORIZATION_CODE = "authorization_code"
 GRANT_REFRESH_TOKEN = "refresh_token"
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
+# Answers seen in the wild use RFC 6749's snake_case names or camelCase ones; the first present wins.
+ANSWER_FIELDS = {
+    "access_token": ("access_token", "accessToken"),
+    "refresh_token": ("refresh_token", "refreshToken"),
+    "token_type": ("token_type", "tokenType"),
+    "expires_in": ("expires_in", "expiresIn", "expiresInSeconds"),
+}
 RECORD_VERSION = 1
 # An access token said to live longer than this is a server bug; the fallback lifetime is safer.
 MAX_PLAUSIBLE_LIFETIME = 366 * 24 * 3600
@@ -100,8 +108,7 @@ class TokenPair:
     def from_json(cls, text: Any, *, source: str) -> TokenPair:
         """Parse a stored record; ``source`` names where it came from (e.g. the Variable) for messages."""
         fix = (
-            f"Delete {source} and run the orangelogic_token_exchange DAG with a new authorization code "
-            "to store a fresh pair."
+            f"Delete {source} and authorize again (exchange a new authorization code) to store a fresh pair."
         )
         if isinstance(text, (bytes, bytearray)):
             text = text.decode("utf-8", errors="replace")
@@ -120,7 +127,7 @@ class TokenPair:
         for name in ("access_token", "refresh_token", "token_type", "obtained_by", "host"):
             if not isinstance(record[name], str):
                 raise TokenStoreError(f"{source}: field {name} must be a string. {fix}")
-        if not record["refresh_token"]:
+        if not record["refresh_token"] and record["obtained_by"] != GRANT_CLIENT_CREDENTIALS:
             raise TokenStoreError(f"{source}: refresh_token is empty. {fix}")
         return cls(
             access_token=record["access_token"],
@@ -151,9 +158,9 @@ def _lifetime(payload: dict[str, Any], fallback: float) -> float:
     A bad value never rejects the answer: by then the server has issued the pair (and may have
     retired the previous refresh token), so dropping it would lose the grant.
     """
-    if "expires_in" not in payload or payload["expires_in"] is None:
+    raw = answer_field(payload, "expires_in")
+    if raw is None:
         return fallback
-    raw = payload["expires_in"]
     try:
         seconds = float(raw) if not isinstance(raw, bool) else math.nan
     except (TypeError, ValueError):
@@ -169,6 +176,14 @@ def _lifetime(payload: dict[str, Any], fallback: float) -> float:
     return seconds
 
 
+def answer_field(payload: dict[str, Any], name: str) -> Any:
+    """The value of ``name`` in a token answer under any of its known spellings, or None."""
+    for key in ANSWER_FIELDS[name]:
+        if payload.get(key) is not None:
+            return payload[key]
+    return None
+
+
 def pair_from_response(
     payload: Any,
     *,
@@ -181,33 +196,43 @@ def pair_from_response(
 ) -> TokenPair:
     """Turn a successful token endpoint answer into a pair, computing expiry times from ``now``.
 
-    A refresh answer without a refresh token keeps the previous one with its original expiry.
+    A refresh answer without a refresh token keeps the previous one with its original expiry; a
+    client-credentials answer has none and needs none. Field names are matched in snake_case and
+    camelCase (``ANSWER_FIELDS``).
     """
     if not isinstance(payload, dict):
         raise TokenEndpointError("The token endpoint answered 200 but not with a JSON object.")
-    access_token = payload.get("access_token")
-    refresh_token = payload.get("refresh_token")
+    access_token = answer_field(payload, "access_token")
+    refresh_token = answer_field(payload, "refresh_token")
     if not isinstance(access_token, str) or not access_token:
         if not (grant == GRANT_REFRESH_TOKEN and isinstance(refresh_token, str) and refresh_token):
-            raise TokenEndpointError("The token endpoint answered 200 without an access_token.")
+            # Field names only: the values may be secrets.
+            raise TokenEndpointError(
+                "The token endpoint answered 200 without an access token (expected access_token or accessToken; "
+                f"the answer has {', '.join(sorted(map(str, payload))) or 'no fields'})."
+            )
         # The server rotated the grant anyway: keep its new refresh token, with an already expired
         # (empty) access token, rather than lose the grant by keeping the spent one.
         access_token = ""
     if refresh_token is not None and not isinstance(refresh_token, str):
         raise TokenEndpointError("The token endpoint sent a refresh_token that is not a string.")
-    if refresh_token:
+    access_seconds = _lifetime(payload, access_lifetime) if access_token else 0
+    access_expires_at = now.add(seconds=access_seconds)
+    if grant == GRANT_CLIENT_CREDENTIALS:
+        # Nothing to refresh with: the client secret gets the next token.
+        refresh_token, refresh_expires_at = "", access_expires_at
+    elif refresh_token:
         refresh_expires_at = now.add(seconds=int(refresh_lifetime))
     elif previous is not None and grant == GRANT_REFRESH_TOKEN:
         refresh_token, refresh_expires_at = previous.refresh_token, previous.refresh_token_expires_at
     else:
         raise TokenEndpointError("The token endpoint answered 200 without a refresh_token.")
-    token_type = payload.get("token_type")
-    access_seconds = _lifetime(payload, access_lifetime) if access_token else 0
+    token_type = answer_field(payload, "token_type")
     return TokenPair(
         access_token=access_token,
         refresh_token=refresh_token,
         token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
-        access_token_expires_at=now.add(seconds=access_seconds),
+        access_token_expires_at=access_expires_at,
         refresh_token_expires_at=refresh_expires_at,
         obtained_at=now,
         obtained_by=grant,

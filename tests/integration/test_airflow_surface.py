@@ -8,6 +8,7 @@ import socket
 
 import pytest
 
+from airflow_provider_orangelogic.core import fields
 from tests.integration.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -42,25 +43,16 @@ def test_provider_and_connection_form_metadata(sandbox):
     )
     meta = json.loads(sandbox.python(code).stdout.strip().splitlines()[-1])
     assert meta["hook"] == "airflow_provider_orangelogic.hooks.orangelogic.OrangeLogicHook"
-    assert meta["behaviour"]["hidden_fields"] == ["schema", "port"]
-    assert meta["behaviour"]["relabeling"] == {
-        "host": "Orange Logic URL",
-        "login": "Client ID",
-        "password": "Client secret",
-    }
+    behaviour = fields.ui_field_behaviour()
+    assert meta["behaviour"]["hidden_fields"] == behaviour["hidden_fields"] == ["schema", "port"]
+    assert meta["behaviour"]["relabeling"] == behaviour["relabeling"]
     widgets = meta["widgets"]
-    for field in (
-        "redirect_uri",
-        "token_variable",
-        "token_endpoint",
-        "authorize_endpoint",
-        "token_request_encoding",
-        "timeout",
-        "verify_ssl",
-        "default_access_token_lifetime",
-        "default_refresh_token_lifetime",
-    ):
-        assert f"extra__orangelogic__{field}" in widgets, field
+    # Exactly the declared extra fields, each with its label, schema and (unmasked) default.
+    assert sorted(widgets) == sorted(fields.LEGACY_PREFIX + name for name in fields.EXTRA_FIELD_NAMES)
+    for declared in fields.EXTRA_FIELDS:
+        widget = widgets[fields.LEGACY_PREFIX + declared.name]
+        assert widget["schema"] == {**fields.json_schema(declared), "title": declared.label}, declared.name
+        assert widget["value"] == (None if declared.masked else declared.default), declared.name
     assert widgets["extra__orangelogic__token_request_encoding"]["schema"]["enum"] == ["form", "json", None]
     assert widgets["extra__orangelogic__timeout"]["value"] == 30
 
@@ -115,14 +107,17 @@ def test_connection_from_environment_json(sandbox, stand_in):
 
 
 def test_reauthorization_needed_fails_loudly_without_retry(sandbox, stand_in):
-    authorized_connection(sandbox, stand_in, "ol_revoked", refresh_threshold=0.99)
+    authorized_connection(sandbox, stand_in, "ol_revoked")
     before = variable_value(sandbox, "orangelogic_token_ol_revoked")
     calls = stand_in.counters()["token_requests"]
     stand_in.add_fault(
         "token", "status", count=5, status=400, error="invalid_grant", error_description="refresh token revoked"
     )
-    run = sandbox.dags_test(
-        "orangelogic_token_refresh", check=False, env={"AIRFLOW__ORANGELOGIC__REFRESH_CONN_IDS": "ol_revoked"}
+    run = sandbox.dags_test(  # forced: the pair is fresh for hours, and no test waits for it to be due
+        "orangelogic_token_refresh",
+        {"force": True},
+        check=False,
+        env={"AIRFLOW__ORANGELOGIC__REFRESH_CONN_IDS": "ol_revoked"},
     )
     stand_in.clear_faults()
     output = run.stdout + run.stderr
@@ -135,11 +130,11 @@ def test_reauthorization_needed_fails_loudly_without_retry(sandbox, stand_in):
 
 
 def test_shadowed_variable_is_reported_before_any_refresh(sandbox, stand_in):
-    authorized_connection(sandbox, stand_in, "ol_shadow", refresh_threshold=0.99)
+    authorized_connection(sandbox, stand_in, "ol_shadow")
     stored = variable_value(sandbox, "orangelogic_token_ol_shadow")
     calls = stand_in.counters()["token_requests"]
     env = {"AIRFLOW__ORANGELOGIC__REFRESH_CONN_IDS": "ol_shadow", "AIRFLOW_VAR_ORANGELOGIC_TOKEN_OL_SHADOW": stored}
-    run = sandbox.dags_test("orangelogic_token_refresh", check=False, env=env)
+    run = sandbox.dags_test("orangelogic_token_refresh", {"force": True}, check=False, env=env)
     output = run.stdout + run.stderr
     assert "EnvironmentVariablesBackend" in output and "unset AIRFLOW_VAR_ORANGELOGIC_TOKEN_OL_SHADOW" in output
     assert stand_in.counters()["token_requests"] == calls
@@ -167,6 +162,6 @@ def test_example_dags_parse_cheaply_with_the_documented_shape(sandbox):
     assert dags["errors"] == []
     exchange, refresh = dags["orangelogic_token_exchange"], dags["orangelogic_token_refresh"]
     assert exchange["schedule"] == "None" and exchange["params"] == ["code", "conn_id"]
-    assert refresh["catchup"] is False and refresh["max_active_runs"] == 1
+    assert refresh["catchup"] is False and refresh["max_active_runs"] == 1 and refresh["params"] == ["force"]
     assert "0:30:00" in refresh["schedule"]
     assert dags["orangelogic_search_example"]["tasks"] == ["report", "search_assets"]

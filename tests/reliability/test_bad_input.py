@@ -149,7 +149,7 @@ def test_stored_variable(text, message):
         TokenPair.from_json(text, source="Airflow Variable 'orangelogic_token_x'")
     assert message in str(info.value)
     assert "Airflow Variable 'orangelogic_token_x'" in str(info.value)
-    assert "orangelogic_token_exchange" in str(info.value)
+    assert "authorize again (exchange a new authorization code)" in str(info.value)
 
 
 def test_pair_issued_by_another_host(stand_in, tmp_path):
