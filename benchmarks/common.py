@@ -62,7 +62,7 @@ class StandInProcess(_StandIn):
 # -- token stores and clients -------------------------------------------------------------------
 
 
-# The file store the tests use too; one implementation, in the package's testing helpers.
+# The file store the tests use too; one implementation, in airflow_provider_orangelogic.oauth.stores.
 FileStore = FileTokenStore
 
 

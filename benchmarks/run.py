@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import contention, startup
+from benchmarks import refresh_under_contention, startup_cost
 from benchmarks.common import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -33,25 +33,29 @@ from benchmarks.common import (
     paired_ratios,
     run_worker,
 )
+from benchmarks.per_call_cost import HOOK_VARIANTS
 
 CONN_ID = "orangelogic_bench"
 HTTP_CONN_ID = "bench_http"
 CATALOGUE_SIZE = 100_000
 VARIANT_LABELS = {
-    "a_floor": "(a) floor: bare requests.Session, fixed header",
-    "b_get_conn": "(b) OrangeLogicHook.get_conn() session",
-    "b_request": "(b) OrangeLogicHook.request()",
-    "c_naive": "(c) naive: Variable read + new session per call",
-    "d_http_hook": "(d) HttpHook.run(), static bearer header",
-    "e_oauthlib": "(e) requests-oauthlib OAuth2Session, auto refresh",
+    "bare_session": "bare_session (floor): requests.Session, fixed header",
+    "hook_get_conn": "hook_get_conn: OrangeLogicHook.get_conn() session",
+    "hook_request": "hook_request: OrangeLogicHook.request()",
+    "variable_read_per_call": "variable_read_per_call: Variable read + new session per call",
+    "http_hook": "http_hook: HttpHook.run(), static bearer header",
+    "requests_oauthlib": "requests_oauthlib: OAuth2Session, auto refresh",
 }
+FLOOR = "bare_session"
+# What the hook's variants are compared with, in the ratio table and the targets.
+COMPARED_WITH = ("bare_session", "variable_read_per_call", "http_hook", "requests_oauthlib")
 
 
 @dataclass(frozen=True)
 class Plan:
-    calls: int  # per variant per trial (point 1)
-    trials: int  # point 1
-    contention_trials: int  # point 2
+    calls: int  # per variant per trial (per-call cost)
+    trials: int  # per-call cost
+    contention_trials: int  # refresh under contention
     startup_reps: int
     memory_reps: int
     memory_list_sizes: tuple[int, ...]
@@ -94,12 +98,17 @@ def prepare_environment() -> None:
     os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
 
 
-# -- the four points ----------------------------------------------------------------------------
+# -- the four measurements ----------------------------------------------------------------------
 
 
-def point1(env: dict[str, str], standin: StandInProcess, plan: Plan) -> dict[str, Any]:
+def ratio_key(numerator: str, denominator: str, *, no_io: bool = False) -> str:
+    """The results' key of a ratio of calls/s, e.g. ``hook_request / bare_session``."""
+    return f"{numerator} / {denominator}" + (", no network" if no_io else "")
+
+
+def measure_per_call_cost(env: dict[str, str], standin: StandInProcess, plan: Plan) -> dict[str, Any]:
     raw = run_worker(
-        "percall",
+        "per_call_cost",
         [
             "--conn-id",
             CONN_ID,
@@ -116,7 +125,7 @@ def point1(env: dict[str, str], standin: StandInProcess, plan: Plan) -> dict[str
         timeout=900,
     )
     variants, no_io = raw["variants"], raw["no_io"]
-    floor, floor_no_io = variants["a_floor"]["calls_per_s"], no_io["a_floor"]["calls_per_s"]
+    floor, floor_no_io = variants[FLOOR]["calls_per_s"], no_io[FLOOR]["calls_per_s"]
     rows = []
     for name, label in VARIANT_LABELS.items():
         entry, offline = variants[name], no_io[name]
@@ -125,26 +134,26 @@ def point1(env: dict[str, str], standin: StandInProcess, plan: Plan) -> dict[str
                 "variant": name,
                 "label": label,
                 "calls_per_s": median(entry["calls_per_s"]),
-                "ratio_to_floor": median(paired_ratios(entry["calls_per_s"], floor)),
+                "ratio_to_bare_session": median(paired_ratios(entry["calls_per_s"], floor)),
                 "cpu_us_per_call": median(entry["cpu_us_per_call"]),
                 "no_io_us_per_call": median([1e6 / rate for rate in offline["calls_per_s"]]),
-                "no_io_ratio_to_floor": median(paired_ratios(offline["calls_per_s"], floor_no_io)),
+                "no_io_ratio_to_bare_session": median(paired_ratios(offline["calls_per_s"], floor_no_io)),
                 "variable_reads_per_1000": entry["variable_reads"] * 1000 / entry["calls_total"]
-                if name.startswith("b_")
+                if name in HOOK_VARIANTS
                 else None,
             }
         )
     ratios = {}
-    for b_name in ("b_get_conn", "b_request"):
-        for other in ("a_floor", "c_naive", "d_http_hook", "e_oauthlib"):
-            ratios[f"{b_name}/{other}"] = median(
-                paired_ratios(variants[b_name]["calls_per_s"], variants[other]["calls_per_s"])
+    for other in COMPARED_WITH:
+        for hook_variant in HOOK_VARIANTS:
+            ratios[ratio_key(hook_variant, other)] = median(
+                paired_ratios(variants[hook_variant]["calls_per_s"], variants[other]["calls_per_s"])
             )
-            ratios[f"{b_name}/{other}/no_io"] = median(
-                paired_ratios(no_io[b_name]["calls_per_s"], no_io[other]["calls_per_s"])
+            ratios[ratio_key(hook_variant, other, no_io=True)] = median(
+                paired_ratios(no_io[hook_variant]["calls_per_s"], no_io[other]["calls_per_s"])
             )
     token_layer_us = median(
-        [1e6 / hook - 1e6 / bare for hook, bare in zip(no_io["b_get_conn"]["calls_per_s"], floor_no_io, strict=True)]
+        [1e6 / hook - 1e6 / bare for hook, bare in zip(no_io["hook_get_conn"]["calls_per_s"], floor_no_io, strict=True)]
     )
     return {
         "calls_per_trial": raw["calls"],
@@ -157,21 +166,21 @@ def point1(env: dict[str, str], standin: StandInProcess, plan: Plan) -> dict[str
     }
 
 
-def point2(standin: StandInProcess, plan: Plan) -> list[dict[str, Any]]:
-    return contention.run(standin, plan.contention_trials)
+def measure_refresh_under_contention(standin: StandInProcess, plan: Plan) -> list[dict[str, Any]]:
+    return refresh_under_contention.run(standin, plan.contention_trials)
 
 
-def point3(env: dict[str, str], plan: Plan) -> dict[str, Any]:
-    return startup.run(env, plan.startup_reps)
+def measure_startup_cost(env: dict[str, str], plan: Plan) -> dict[str, Any]:
+    return startup_cost.run(env, plan.startup_reps)
 
 
-def point4(env: dict[str, str], plan: Plan) -> list[dict[str, Any]]:
+def measure_search_memory(env: dict[str, str], plan: Plan) -> list[dict[str, Any]]:
     jobs = [(size, "stream") for size in MEMORY_SIZES] + [(size, "list") for size in plan.memory_list_sizes]
     samples: dict[tuple[int, str], list[dict[str, Any]]] = {job: [] for job in jobs}
     for _ in range(plan.memory_reps):
         for size, mode in jobs:
             args = ["--conn-id", CONN_ID, "--assets", str(size), "--mode", mode]
-            samples[(size, mode)].append(run_worker("memory", args, env=env, timeout=600))
+            samples[(size, mode)].append(run_worker("search_memory", args, env=env, timeout=600))
     rows = []
     for (size, mode), results in samples.items():
         rows.append(
@@ -219,13 +228,7 @@ def _machine_line(machine: dict[str, str]) -> str:
     )
 
 
-def _report_point1(p1: dict[str, Any]) -> list[str]:
-    others = (
-        ("a_floor", "(a) floor"),
-        ("c_naive", "(c) naive"),
-        ("d_http_hook", "(d) HttpHook"),
-        ("e_oauthlib", "(e) OAuth2Session"),
-    )
+def _report_per_call_cost(p1: dict[str, Any]) -> list[str]:
     ratios = p1["ratios"]
     by_name = {row["variant"]: row for row in p1["rows"]}
     return [
@@ -236,20 +239,20 @@ def _report_point1(p1: dict[str, Any]) -> list[str]:
             [
                 "Variant",
                 "calls/s",
-                "ratio to (a)",
+                "ratio to bare_session",
                 "client CPU µs/call",
                 "no network: µs/call",
-                "no network: speed ratio to (a)",
+                "no network: speed ratio to bare_session",
                 "Variable reads per 1000 calls",
             ],
             [
                 [
                     row["label"],
                     _num(row["calls_per_s"]),
-                    _num(row["ratio_to_floor"], 3),
+                    _num(row["ratio_to_bare_session"], 3),
                     _num(row["cpu_us_per_call"]),
                     _num(row["no_io_us_per_call"]),
-                    _num(row["no_io_ratio_to_floor"], 3),
+                    _num(row["no_io_ratio_to_bare_session"], 3),
                     _num(row["variable_reads_per_1000"], 1),
                 ]
                 for row in p1["rows"]
@@ -257,46 +260,39 @@ def _report_point1(p1: dict[str, Any]) -> list[str]:
         ),
         "",
         table(
-            [
-                "Ratio of calls/s (median of per-trial ratios)",
-                "get_conn() session",
-                "request()",
-                "get_conn(), no network",
-                "request(), no network",
-            ],
+            ["Ratio of calls/s (median of per-trial ratios)", "with network", "no network"],
             [
                 [
-                    f"(b) / {label}",
-                    _num(ratios[f"b_get_conn/{key}"], 3),
-                    _num(ratios[f"b_request/{key}"], 3),
-                    _num(ratios[f"b_get_conn/{key}/no_io"], 3),
-                    _num(ratios[f"b_request/{key}/no_io"], 3),
+                    ratio_key(hook_variant, other),
+                    _num(ratios[ratio_key(hook_variant, other)], 3),
+                    _num(ratios[ratio_key(hook_variant, other, no_io=True)], 3),
                 ]
-                for key, label in others
+                for other in COMPARED_WITH
+                for hook_variant in HOOK_VARIANTS
             ],
         ),
         "",
         f"Variable reads by the hook: {p1['first_call_variable_reads']} on its first call, then "
-        f"{_num(by_name['b_get_conn']['variable_reads_per_1000'], 1)} (get_conn) and "
-        f"{_num(by_name['b_request']['variable_reads_per_1000'], 1)} (request) per 1000 calls. "
+        f"{_num(by_name['hook_get_conn']['variable_reads_per_1000'], 1)} (hook_get_conn) and "
+        f"{_num(by_name['hook_request']['variable_reads_per_1000'], 1)} (hook_request) per 1000 calls. "
         f"With the network taken out, a call through the hook's session takes {abs(p1['token_layer_us']):.1f} µs "
-        f"{'less' if p1['token_layer_us'] < 0 else 'more'} than through the bare session "
-        f"({by_name['a_floor']['no_io_us_per_call']:.0f} µs).",
+        f"{'less' if p1['token_layer_us'] < 0 else 'more'} than through bare_session "
+        f"({by_name[FLOOR]['no_io_us_per_call']:.0f} µs).",
         "",
-        "Targets (get_conn() session, with network): " + "; ".join(_targets(ratios)) + ".",
+        "Targets (hook_get_conn, with network): " + "; ".join(_targets(ratios)) + ".",
     ]
 
 
 def _targets(ratios: dict[str, float]) -> list[str]:
-    floor = ratios["b_get_conn/a_floor"]
-    verdicts = [f"within 5% of (a): {'yes' if floor >= 0.95 else 'NO'} ({floor:.3f})"]
-    for key, label in (("c_naive", "(c)"), ("d_http_hook", "(d)"), ("e_oauthlib", "(e)")):
-        ratio = ratios[f"b_get_conn/{key}"]
-        verdicts.append(f"ahead of {label}: {'yes' if ratio > 1 else 'NO'} ({ratio:.3f})")
+    floor = ratios[ratio_key("hook_get_conn", FLOOR)]
+    verdicts = [f"within 5% of {FLOOR}: {'yes' if floor >= 0.95 else 'NO'} ({floor:.3f})"]
+    for other in COMPARED_WITH[1:]:
+        ratio = ratios[ratio_key("hook_get_conn", other)]
+        verdicts.append(f"ahead of {other}: {'yes' if ratio > 1 else 'NO'} ({ratio:.3f})")
     return verdicts
 
 
-def _report_point2(p2: list[dict[str, Any]]) -> list[str]:
+def _report_refresh_under_contention(p2: list[dict[str, Any]]) -> list[str]:
     rows = []
     for s in p2:
         calls = _num(s["token_calls"])
@@ -317,7 +313,7 @@ def _report_point2(p2: list[dict[str, Any]]) -> list[str]:
         )
     return [
         f"### 2. Refresh under contention: strict stand-in, every caller fires "
-        f"{contention.FIRE_AFTER_EXPIRY * 1000:.0f} ms after the access token expired "
+        f"{refresh_under_contention.FIRE_AFTER_EXPIRY * 1000:.0f} ms after the access token expired "
         f"({len(p2[0]['trials'])} trials per scenario, medians)",
         "",
         table(
@@ -346,7 +342,7 @@ def _report_point2(p2: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _report_point3(p3: dict[str, Any]) -> list[str]:
+def _report_startup_cost(p3: dict[str, Any]) -> list[str]:
     first = p3["imports"][0]
     return [
         f"### 3. Start-up cost (fresh interpreter each, median of {p3['reps']})",
@@ -379,7 +375,7 @@ def _report_point3(p3: dict[str, Any]) -> list[str]:
     ]
 
 
-def _report_point4(p4: list[dict[str, Any]]) -> list[str]:
+def _report_search_memory(p4: list[dict[str, Any]]) -> list[str]:
     consumers = {"stream": "streamed: for item in hook.search(...)", "list": "naive: list(hook.search(...))"}
     return [
         f"### 4. Memory: hook.search(page_size=1000) over the stand-in's {CATALOGUE_SIZE:,}-asset catalogue "
@@ -407,13 +403,13 @@ def report(results: dict[str, Any]) -> str:
         _machine_line(results["machine"]),
         f"Command: {results['command']} ({results['mode']} run, {results['elapsed_s']:.0f} s).",
         "",
-        *_report_point1(results["point1"]),
+        *_report_per_call_cost(results["per_call_cost"]),
         "",
-        *_report_point2(results["point2"]),
+        *_report_refresh_under_contention(results["refresh_under_contention"]),
         "",
-        *_report_point3(results["point3"]),
+        *_report_startup_cost(results["startup_cost"]),
         "",
-        *_report_point4(results["point4"]),
+        *_report_search_memory(results["search_memory"]),
     ]
     return "\n".join(parts)
 
@@ -461,13 +457,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         env = sandbox.env
         progress("1/4 per-call cost")
-        results["point1"] = point1(env, api, plan)
-        progress("4/4 memory")
-        results["point4"] = point4(env, plan)
+        results["per_call_cost"] = measure_per_call_cost(env, api, plan)
+        progress("4/4 search memory")
+        results["search_memory"] = measure_search_memory(env, plan)
         progress("2/4 refresh under contention")
-        results["point2"] = point2(strict, plan)
+        results["refresh_under_contention"] = measure_refresh_under_contention(strict, plan)
         progress("3/4 start-up cost")
-        results["point3"] = point3(env, plan)
+        results["startup_cost"] = measure_startup_cost(env, plan)
     results["elapsed_s"] = time.monotonic() - started
 
     text = report(results)

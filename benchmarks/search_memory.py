@@ -1,6 +1,7 @@
-"""Point 4: peak memory while paging through N assets with ``OrangeLogicHook.search(page_size=1000)``.
+"""Search memory (point 4 of docs/benchmarks.md): peak RSS while ``OrangeLogicHook.search(page_size=1000)``
+pages through N assets.
 
-Runs as ``python -m benchmarks.memory`` in a fresh subprocess per figure, with the Airflow
+Runs as ``python -m benchmarks.search_memory`` in a fresh subprocess per figure, with the Airflow
 sandbox's environment (the hook reads its connection and Variable from the metadata DB).
 
 ``stream`` consumes the hook's iterator one item at a time, as the search example DAG does;

@@ -1,4 +1,4 @@
-"""Point 3: start-up cost, each figure next to the same figure for apache-airflow-providers-http.
+"""Start-up cost (point 3 of docs/benchmarks.md), each figure next to the same for apache-airflow-providers-http.
 
 Every measurement runs in a fresh interpreter (module caches empty), repeated and interleaved:
 

@@ -1,17 +1,17 @@
-"""Point 1: per-call cost through the Search endpoint, OrangeLogicHook against the alternatives.
+"""Per-call cost (point 1 of docs/benchmarks.md): one Search call, OrangeLogicHook against the alternatives.
 
-Runs as ``python -m benchmarks.percall`` in a subprocess with the Airflow sandbox's environment,
-outside any task: the hook then reads its connection and Variable from the metadata DB through
-``airflow.models``, as it does from the CLI or a Python shell.
+Runs as ``python -m benchmarks.per_call_cost`` in a subprocess with the Airflow sandbox's
+environment, outside any task: the hook then reads its connection and Variable from the metadata
+DB through ``airflow.models``, as it does from the CLI or a Python shell.
 
 Variants, each sending the same GET /API/search/v4.0/search?format=json&countperpage=1:
 
-- ``a_floor``: a bare requests.Session with a fixed Authorization header;
-- ``b_get_conn``: the session of ``OrangeLogicHook.get_conn()``;
-- ``b_request``: ``OrangeLogicHook.request()`` (URL building, retry loop, response check);
-- ``c_naive``: read the Variable and build a new session on every call;
-- ``d_http_hook``: Airflow's HttpHook.run() with a static bearer header;
-- ``e_oauthlib``: requests-oauthlib's OAuth2Session with automatic refresh configured.
+- ``bare_session`` (the floor): a bare requests.Session with a fixed Authorization header;
+- ``hook_get_conn``: the session of ``OrangeLogicHook.get_conn()``;
+- ``hook_request``: ``OrangeLogicHook.request()`` (URL building, retry loop, response check);
+- ``variable_read_per_call``: read the Variable and build a new session on every call;
+- ``http_hook``: Airflow's HttpHook.run() with a static bearer header;
+- ``requests_oauthlib``: requests-oauthlib's OAuth2Session with automatic refresh configured.
 
 The same six variants are then measured once more with the network taken out (a requests
 adapter that answers at once with a recorded Search answer), which isolates the client-side cost.
@@ -36,7 +36,16 @@ from requests.utils import get_encoding_from_headers
 
 from benchmarks.common import HTTP_TIMEOUT, SEARCH_ENDPOINT, SEARCH_PARAMS, oauthlib_session, write_json
 
-VARIANTS = ("a_floor", "b_get_conn", "b_request", "c_naive", "d_http_hook", "e_oauthlib")
+VARIANTS = (
+    "bare_session",
+    "hook_get_conn",
+    "hook_request",
+    "variable_read_per_call",
+    "http_hook",
+    "requests_oauthlib",
+)
+# The variants that go through OrangeLogicHook, whose Variable reads are the ones worth counting.
+HOOK_VARIANTS = ("hook_get_conn", "hook_request")
 
 
 class ReadCounter:
@@ -106,26 +115,26 @@ def build_variants(
             session.mount("http://", adapter)
         return session
 
-    floor = mounted(requests.Session())
-    floor.headers["Authorization"] = f"Bearer {token}"
+    bare_session = mounted(requests.Session())
+    bare_session.headers["Authorization"] = f"Bearer {token}"
     hook_session = mounted(hook.get_conn())
     http_hook = HttpHook(method="GET", http_conn_id=http_conn_id, adapter=adapter)
     bearer = {"Authorization": f"Bearer {token}"}
     oauth = mounted(oauthlib_session(base_url, pair, token_updater=lambda new_token: None))
 
-    def naive() -> requests.Response:
+    def variable_read_per_call() -> requests.Response:
         record = json.loads(Variable.get(key))
         with mounted(requests.Session()) as session:
             session.headers["Authorization"] = f"Bearer {record['access_token']}"
             return session.get(url, params=SEARCH_PARAMS, timeout=HTTP_TIMEOUT)
 
     return {
-        "a_floor": lambda: floor.get(url, params=SEARCH_PARAMS, timeout=HTTP_TIMEOUT),
-        "b_get_conn": lambda: hook_session.get(url, params=SEARCH_PARAMS, timeout=HTTP_TIMEOUT),
-        "b_request": lambda: hook.request("GET", SEARCH_ENDPOINT, params=SEARCH_PARAMS),
-        "c_naive": naive,
-        "d_http_hook": lambda: http_hook.run(SEARCH_ENDPOINT, data=SEARCH_PARAMS, headers=bearer),
-        "e_oauthlib": lambda: oauth.get(url, params=SEARCH_PARAMS, timeout=HTTP_TIMEOUT),
+        "bare_session": lambda: bare_session.get(url, params=SEARCH_PARAMS, timeout=HTTP_TIMEOUT),
+        "hook_get_conn": lambda: hook_session.get(url, params=SEARCH_PARAMS, timeout=HTTP_TIMEOUT),
+        "hook_request": lambda: hook.request("GET", SEARCH_ENDPOINT, params=SEARCH_PARAMS),
+        "variable_read_per_call": variable_read_per_call,
+        "http_hook": lambda: http_hook.run(SEARCH_ENDPOINT, data=SEARCH_PARAMS, headers=bearer),
+        "requests_oauthlib": lambda: oauth.get(url, params=SEARCH_PARAMS, timeout=HTTP_TIMEOUT),
     }
 
 
@@ -206,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # The same calls with the network taken out, through a second hook (its first call reads the
     # Variable, after the read counts above were taken).
-    recorded = variants["a_floor"]()
+    recorded = variants["bare_session"]()
     offline_hook = OrangeLogicHook(args.conn_id)
     offline = build_variants(offline_hook, args.http_conn_id, adapter=CannedAdapter(recorded))
     for call in offline.values():

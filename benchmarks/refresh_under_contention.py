@@ -1,16 +1,16 @@
-"""Point 2: many callers ask for a token at the moment it expires.
+"""Refresh under contention (point 2 of docs/benchmarks.md): many callers ask for a token as it expires.
 
 The stand-in runs in strict mode (single-use refresh tokens; presenting a rotated-out one revokes
 the whole grant). A pair with a short access lifetime is stored in a file shared by every caller;
 all callers, in one or several processes, wake up together just after the access token expired
 and ask for a token:
 
-- ``manager``: each caller has its own ``TokenManager`` (refresh_on_demand) over the shared file
+- ``token_manager``: each caller has its own ``TokenManager`` (refresh_on_demand) over the shared file
   store and lock directory, as separate tasks on one host would;
-- ``oauthlib``: each caller has its own requests-oauthlib ``OAuth2Session`` built from the same
+- ``requests_oauthlib``: each caller has its own requests-oauthlib ``OAuth2Session`` built from the same
   stored token, with automatic refresh, and makes one Search call.
 
-The driver side (:func:`run`) starts the workers (``python -m benchmarks.contention``), stores the
+The driver side (:func:`run`) starts the workers (``python -m benchmarks.refresh_under_contention``), stores the
 pair, tells every worker the wall-clock instant to fire, then reads the stand-in's counters. A
 worker talks over stdin/stdout, one line each way per step: READY, <start time>, DONE, VERIFY,
 RESULT <json>. Tokens never leave the worker; results carry fingerprints only.
@@ -55,12 +55,12 @@ from benchmarks.common import (
 
 # (label, mode, processes, threads per process)
 SCENARIOS: tuple[tuple[str, str, int, int], ...] = (
-    ("TokenManager, 1 caller alone", "manager", 1, 1),
-    ("TokenManager, 32 threads", "manager", 1, 32),
-    ("TokenManager, 4 processes x 8 threads", "manager", 4, 8),
-    ("OAuth2Session, 1 caller alone", "oauthlib", 1, 1),
-    ("OAuth2Session, 32 threads", "oauthlib", 1, 32),
-    ("OAuth2Session, 4 processes x 8 threads", "oauthlib", 4, 8),
+    ("TokenManager, 1 caller alone", "token_manager", 1, 1),
+    ("TokenManager, 32 threads", "token_manager", 1, 32),
+    ("TokenManager, 4 processes x 8 threads", "token_manager", 4, 8),
+    ("OAuth2Session, 1 caller alone", "requests_oauthlib", 1, 1),
+    ("OAuth2Session, 32 threads", "requests_oauthlib", 1, 32),
+    ("OAuth2Session, 4 processes x 8 threads", "requests_oauthlib", 4, 8),
 )
 # Seconds the first access token lives: long enough for every worker to load the pair before it
 # expires, short enough not to stretch the run.
@@ -103,7 +103,9 @@ def _sleep_until(instant: float) -> None:
         time.sleep(delay)
 
 
-def _manager_caller(args: argparse.Namespace, start_at: float, outcome: Outcome, ready: threading.Barrier) -> None:
+def _token_manager_caller(
+    args: argparse.Namespace, start_at: float, outcome: Outcome, ready: threading.Barrier
+) -> None:
     settings = bench_settings(args.base_url)
     manager = TokenManager(
         settings,
@@ -126,7 +128,9 @@ def _manager_caller(args: argparse.Namespace, start_at: float, outcome: Outcome,
     outcome.token = token
 
 
-def _oauthlib_caller(args: argparse.Namespace, start_at: float, outcome: Outcome, ready: threading.Barrier) -> None:
+def _requests_oauthlib_caller(
+    args: argparse.Namespace, start_at: float, outcome: Outcome, ready: threading.Barrier
+) -> None:
     pair = FileStore(args.store).load()
     if pair is None:
         raise RuntimeError("no pair stored")
@@ -162,11 +166,11 @@ def _guarded(
 def worker_main(args: argparse.Namespace) -> int:
     # The stand-in speaks plain HTTP on 127.0.0.1; oauthlib refuses that unless told it is fine.
     os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-    if args.mode == "oauthlib":
+    if args.mode == "requests_oauthlib":
         import requests_oauthlib  # noqa: F401 - imported before READY, so it costs nothing at fire time
     print("READY", flush=True)
     start_at = float(sys.stdin.readline())
-    target = _manager_caller if args.mode == "manager" else _oauthlib_caller
+    target = _token_manager_caller if args.mode == "token_manager" else _requests_oauthlib_caller
     outcomes = [Outcome() for _ in range(args.threads)]
     ready = threading.Barrier(args.threads)
     threads = [
@@ -248,7 +252,7 @@ def run_trial(standin: StandInProcess, mode: str, processes: int, threads: int) 
         command = [
             sys.executable,
             "-m",
-            "benchmarks.contention",
+            "benchmarks.refresh_under_contention",
             "--mode",
             mode,
             "--threads",
@@ -359,7 +363,7 @@ def run(standin: StandInProcess, trials: int) -> list[dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A contention worker (started by the benchmark driver).")
-    parser.add_argument("--mode", choices=("manager", "oauthlib"), required=True)
+    parser.add_argument("--mode", choices=("token_manager", "requests_oauthlib"), required=True)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--store", required=True)
