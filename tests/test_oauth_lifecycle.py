@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 from airflow_provider_orangelogic.api.session import new_session
 from airflow_provider_orangelogic.core.errors import (
@@ -12,6 +11,7 @@ from airflow_provider_orangelogic.core.errors import (
     TokenStoreError,
 )
 from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient, new_state
+from airflow_provider_orangelogic.testing.browser import follow_authorization
 from tests.conftest import (
     CLIENT_SECRET,
     FAST_RETRY,
@@ -26,13 +26,11 @@ from tests.conftest import (
 def authorize(stand_in, client, state=None):
     """Follow the authorization URL like a browser would, and check the state came back."""
     state = state or new_state()
-    answer = requests.get(client.authorization_url(state=state), allow_redirects=False, timeout=5)
-    assert answer.status_code == 302
-    location = requests.utils.urlparse(answer.headers["Location"])
-    query = dict(pair.split("=", 1) for pair in location.query.split("&"))
-    assert query["state"] == state
-    assert answer.headers["Location"].startswith(REDIRECT_URI)
-    return query["code"]
+    redirect = follow_authorization(client.authorization_url(state=state), timeout=5)  # raises unless redirected
+    assert redirect.status == 302
+    assert redirect.state == state
+    assert redirect.location.startswith(REDIRECT_URI)
+    return redirect.code
 
 
 @pytest.mark.parametrize("encoding", ["form", "json"])

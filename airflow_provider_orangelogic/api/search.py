@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -13,6 +14,8 @@ from airflow_provider_orangelogic.core.errors import OrangeLogicAPIError
 SEARCH_ENDPOINT = endpoints.SEARCH
 DEFAULT_FIELDS = ("SystemIdentifier", "Title", "MediaType")
 MAX_PAGE_SIZE = 1000
+
+log = logging.getLogger(__name__)
 
 
 def iter_search(
@@ -28,12 +31,14 @@ def iter_search(
     """Yield every item matching ``query``, fetching one page at a time.
 
     Stops on an empty or short page: ``GlobalInfo`` (total count, next page link) is only sent to
-    users with a particular security function, so it is never relied on.
+    users with a particular security function, so it is never relied on. Each page with items is
+    logged and reported to ``on_page(page_number, items_on_page)``; an empty page that only ends
+    the search is neither.
     """
     if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be an integer between 1 and {MAX_PAGE_SIZE}, not {page_size!r}.")
     field_list = ",".join(fields)
-    page = 1
+    page, total = 1, 0
     while max_pages is None or page <= max_pages:
         response = request(
             "GET",
@@ -47,10 +52,15 @@ def iter_search(
             },
         )
         items = _items(response, page)
-        if on_page is not None:
-            on_page(page, len(items))
+        if items:
+            total += len(items)
+            log.info("Search page %d: %d asset(s), %d so far.", page, len(items), total)
+            if on_page is not None:
+                on_page(page, len(items))
         yield from items
         if len(items) < page_size:
+            pages = page if items else page - 1
+            log.info("Search %r done: %d asset(s) on %d page(s).", query, total, pages)
             return
         page += 1
 

@@ -19,7 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_orangelogic.testing.stand_in import OrangeLogicStandIn, StandInConfig
+from airflow_provider_orangelogic.testing.stand_in import (
+    CONTROL_PREFIX,
+    FAULT_ENDPOINTS,
+    OrangeLogicStandIn,
+    StandInConfig,
+    describe_faults,
+)
 
 
 def _positive_float(text: str) -> float:
@@ -36,11 +42,24 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def fault_help() -> str:
+    """The fault kinds, from the stand-in's registry: what ``POST /_standin/faults`` accepts."""
+    endpoints = " | ".join(f'"{name}"' for name in FAULT_ENDPOINTS)
+    return (
+        f"Faults: POST {CONTROL_PREFIX}faults with a JSON object\n"
+        f'  {{"endpoint": {endpoints}, "kind": KIND, "count": N (default 1), OPTION: VALUE, ...}}\n'
+        "makes the next N matching requests misbehave (oldest fault first); DELETE clears them.\n"
+        f"Kinds, with their options and defaults:\n\n{describe_faults()}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = StandInConfig()
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_orangelogic.testing",
         description="Local stand-in for the Orange Logic OAuth and Search endpoints (127.0.0.1 only).",
+        epilog=fault_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
     parser.add_argument("--client-id", default=defaults.client_id)

@@ -23,6 +23,7 @@ class Redirect:
     location: str
     code: str
     state: str
+    status: int = 302  # the redirect's HTTP status
 
 
 def follow_authorization(authorization_url: str, *, timeout: float = 30.0) -> Redirect:
@@ -30,9 +31,10 @@ def follow_authorization(authorization_url: str, *, timeout: float = 30.0) -> Re
     parts = urlsplit(authorization_url)
     sent_state = parse_qs(parts.query).get("state", [None])[0]
     connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    target = f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
     connection = connection_class(parts.netloc, timeout=timeout)
     try:
-        connection.request("GET", f"{parts.path}?{parts.query}")
+        connection.request("GET", target)
         answer = connection.getresponse()
         body = answer.read(500).decode("utf-8", errors="replace")
         location = answer.getheader("Location")
@@ -46,7 +48,7 @@ def follow_authorization(authorization_url: str, *, timeout: float = 30.0) -> Re
     state = landing.get("state", [""])[0]
     if sent_state is not None and state != sent_state:
         raise AuthorizationFailed("the redirect carried another state than the one sent (CSRF check)")
-    return Redirect(location=location, code=landing["code"][0], state=state)
+    return Redirect(location=location, code=landing["code"][0], state=state, status=answer.status)
 
 
 def authorize_like_a_browser(authorization_url: str, *, timeout: float = 30.0) -> str:

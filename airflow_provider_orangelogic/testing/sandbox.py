@@ -122,6 +122,12 @@ class AirflowSandbox:
             args += ["--conf", json.dumps(conf)]
         return self.airflow(*args, check=check, timeout=timeout, env=env)
 
+    def module(
+        self, name: str, *args: str, check: bool = True, timeout: float = 300, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``python -m name args...`` with this sandbox's environment (outside any task)."""
+        return self._run(["-m", name, *args], check=check, timeout=timeout, env=env)
+
     def python(
         self, code: str, check: bool = True, timeout: float = 300, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:

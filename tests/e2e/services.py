@@ -13,15 +13,14 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
-import requests
-
+from airflow_provider_orangelogic.core import endpoints
+from airflow_provider_orangelogic.testing.browser import authorize_like_a_browser
+from airflow_provider_orangelogic.testing.process import StandInProcess
 from tests.e2e.processes import ManagedProcess, ProcessSet, free_port, start_process, wait_for
 
 PREREQS_HINT = "run scripts/e2e/prereqs.sh (apt-get install postgresql redis-server)"
@@ -218,22 +217,44 @@ class RedisServer:
 
 # -- the Orange Logic stand-in ------------------------------------------------------------------
 
+STAND_IN_CLIENT_ID = "e2e-client"
+STAND_IN_REDIRECT_URI = "http://127.0.0.1:8080/orangelogic/callback"
+
+
+@dataclass
+class _StandInEntry(ManagedProcess):
+    """The stand-in among the servers: stopped as a tree like the others, then its helper closed."""
+
+    helper: StandInProcess | None = None
+
+    def stop(self, grace: float = 30.0) -> None:
+        super().stop(grace)
+        if self.helper is not None:
+            self.helper.stop()  # the process is gone: this closes its control session and temporary files
+
 
 @dataclass
 class StandInServer:
-    """The stand-in as its own process (``python -m airflow_provider_orangelogic.testing``).
+    """The stand-in as its own process: the package's StandInProcess, run like the other servers.
 
-    The client secret is set through the control endpoint after start, so it never appears on a
-    command line.
+    In a session of its own under timeout(1), stopping by itself after ``max_seconds``. Strict (single-use
+    refresh tokens; presenting a spent one revokes the whole grant). Its client secret is set through the
+    control endpoint, so it never appears on a command line.
     """
 
-    url: str
-    client_id: str
+    process: StandInProcess
     client_secret: str
-    redirect_uri: str
     access_lifetime: float
     refresh_lifetime: float
-    server: ManagedProcess
+    client_id: str = STAND_IN_CLIENT_ID
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.process.redirect_uri
 
     @classmethod
     def start(
@@ -245,81 +266,42 @@ class StandInServer:
         refresh_lifetime: float,
         max_seconds: float,
     ) -> StandInServer:
-        directory.mkdir(parents=True, exist_ok=True)
-        port_file = directory / "stand-in.port"
-        redirect_uri = "http://127.0.0.1:8080/orangelogic/callback"
-        server = start_process(
-            "stand-in",
-            [
-                sys.executable,
-                "-m",
-                "airflow_provider_orangelogic.testing",
-                "--port-file",
-                str(port_file),
-                "--client-id",
-                "e2e-client",
-                "--redirect-uri",
-                redirect_uri,
-                "--access-lifetime",
-                str(access_lifetime),
-                "--refresh-lifetime",
-                str(refresh_lifetime),
-                "--catalogue-size",
-                "1000",
-                "--max-runtime",
-                str(int(max_seconds)),
-            ],
-            env=dict(os.environ),
-            cwd=directory,
-            log_path=directory / "stand-in.out",
-            max_seconds=max_seconds + 30,
-        )
-        servers.add(server)
-        port = wait_for(
-            lambda: port_file.read_text().strip() or None if port_file.exists() else None,
-            what="the stand-in to write its port",
-            timeout=30,
-            interval=0.1,
-            servers=servers,
-        )
-        stand_in = cls(
-            url=f"http://127.0.0.1:{port}",
-            client_id="e2e-client",
-            client_secret="e2e-" + secrets.token_urlsafe(24),
-            redirect_uri=redirect_uri,
+        client_secret = "e2e-" + secrets.token_urlsafe(24)
+        log_path = directory / "stand-in.out"
+        process = StandInProcess(
+            client_id=STAND_IN_CLIENT_ID,
+            client_secret=client_secret,
+            redirect_uri=STAND_IN_REDIRECT_URI,
+            catalogue_size=1000,
             access_lifetime=access_lifetime,
             refresh_lifetime=refresh_lifetime,
-            server=server,
+            max_runtime=max_seconds,
+            lenient=False,
+            log_path=log_path,
+            new_session=True,
+            timeout_grace=30,
         )
-        # strict: single-use refresh tokens, and presenting a spent one revokes the whole grant.
-        stand_in._control("POST", "configure", json={"client_secret": stand_in.client_secret, "strict": True})
-        return stand_in
-
-    def _control(self, method: str, name: str, **kwargs: Any) -> Any:
-        response = requests.request(method, f"{self.url}/_standin/{name}", timeout=30, **kwargs)
-        response.raise_for_status()
-        return response.json()
+        servers.add(_StandInEntry("stand-in", process.process, log_path, helper=process))
+        return cls(process, client_secret, access_lifetime, refresh_lifetime)
 
     def counters(self) -> dict[str, int]:
-        return self._control("GET", "counters")
+        return self.process.counters()
 
     def issued_secrets(self) -> list[str]:
-        return self._control("GET", "issued")
+        return self.process.issued_secrets()
 
     def all_secrets(self) -> list[str]:
         """Every code and token the stand-in ever issued, plus the client secret."""
         return [*self.issued_secrets(), self.client_secret]
 
     def authorize_like_a_browser(self) -> str:
-        """Open the authorization URL, "approve", and read ``code`` from the redirect address."""
-        state = secrets.token_urlsafe(12)
+        """Open the authorization URL, "approve", and read ``code`` from the redirect address (state checked)."""
         query = urlencode(
-            {"client_id": self.client_id, "response_type": "code", "redirect_uri": self.redirect_uri, "state": state}
+            {
+                "client_id": self.client_id,
+                "response_type": "code",
+                "redirect_uri": self.redirect_uri,
+                "state": secrets.token_urlsafe(12),
+            }
         )
-        answer = requests.get(f"{self.url}/oauth2/auth?{query}", allow_redirects=False, timeout=30)
-        if answer.status_code != 302:
-            raise RuntimeError(f"authorization answered {answer.status_code}, not a redirect: {answer.text[:200]}")
-        landing = parse_qs(urlsplit(answer.headers["Location"]).query)
-        if landing.get("state") != [state]:
-            raise RuntimeError("the redirect carried another state than the one sent (CSRF check)")
-        return landing["code"][0]
+        return authorize_like_a_browser(f"{self.url}{endpoints.AUTHORIZE}?{query}")

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from airflow_provider_orangelogic.core.errors import ReauthorizationRequired, TokenEndpointError
-from airflow_provider_orangelogic.oauth.token_endpoint import OrangeLogicOAuthClient
+from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient
 from tests.conftest import CLIENT_SECRET, FAST_RETRY, REDIRECT_URI, MemoryStore, make_manager, make_settings
 
 
@@ -69,29 +69,29 @@ def tls_server(tmp_path):
 
 def test_tls_verification_is_on_by_default(tls_server):
     """TLS verification on by default: a self-signed server is refused before anything is sent"""
-    client = OrangeLogicOAuthClient(make_settings(tls_server), retry=FAST_RETRY)
+    client = TokenEndpointClient(make_settings(tls_server), retry=FAST_RETRY)
     with pytest.raises(TokenEndpointError, match="SSLError"):
-        client.exchange_code("some-code")
+        client.authorization_code_grant("some-code")
 
 
 def test_tls_verification_can_be_turned_off(tls_server):
     """verify_ssl false reaches the same server (and gets its OAuth answer)"""
-    client = OrangeLogicOAuthClient(make_settings(tls_server, verify_ssl=False), retry=FAST_RETRY)
+    client = TokenEndpointClient(make_settings(tls_server, verify_ssl=False), retry=FAST_RETRY)
     with pytest.raises(ReauthorizationRequired):
-        client.exchange_code("some-code")
+        client.authorization_code_grant("some-code")
 
 
 def test_state_is_random_and_round_trips(stand_in, tmp_path):
     """The authorization state is random (secrets) and comes back unchanged on the redirect"""
-    import requests
+    from airflow_provider_orangelogic.testing.browser import follow_authorization
 
     manager = make_manager(stand_in.url, MemoryStore(), tmp_path)
-    states = [parse_qs(urlsplit(manager.client.authorization_url()).query)["state"][0] for _ in range(200)]
+    states = [parse_qs(urlsplit(manager.grant.authorization_url()).query)["state"][0] for _ in range(200)]
     assert len(set(states)) == 200 and min(map(len, states)) >= 32
-    url = manager.client.authorization_url()
-    location = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
-    assert location.startswith(REDIRECT_URI)
-    assert parse_qs(urlsplit(location).query)["state"] == parse_qs(urlsplit(url).query)["state"]
+    url = manager.grant.authorization_url()
+    redirect = follow_authorization(url, timeout=5)  # raises if another state than the one sent came back
+    assert redirect.location.startswith(REDIRECT_URI)
+    assert [redirect.state] == parse_qs(urlsplit(url).query)["state"]
 
 
 def test_reprs_hide_every_secret(stand_in, tmp_path):
@@ -108,7 +108,8 @@ def test_reprs_hide_every_secret(stand_in, tmp_path):
     objects = [
         manager.settings,
         pair,
-        manager.client,
+        manager.grant,
+        manager.grant.endpoint,
         manager,
         OrangeLogicHook("x"),
         OrangeLogicExchangeCodeOperator(task_id="t", code=code),

@@ -1,0 +1,167 @@
+"""The generated catalogue behind the Search endpoint: assets, queries, pages, JSON and XML answers.
+
+Assets are computed from their number, so a huge catalogue costs no memory.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from airflow_provider_orangelogic.core import endpoints
+from airflow_provider_orangelogic.testing.stand_in.messages import Request, first_values, is_json, json_object
+
+MEDIA_TYPES = ("Image", "Video", "Audio", "Document")
+ASSET_FIELDS = ("SystemIdentifier", "Title", "MediaType", "CreateDate", "FileSize")
+DEFAULT_SEARCH_FIELDS = ("SystemIdentifier", "Title")
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+_CATALOGUE_EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
+_QUERY_RE = re.compile(r"(?P<field>[A-Za-z]+)\s*:\s*(?P<value>.+)")
+_FIELD_BY_LOWER = {name.lower(): name for name in ASSET_FIELDS}
+
+
+class SearchError(ValueError):
+    """A search request the stand-in cannot answer (bad paging or query syntax)."""
+
+
+def asset(number: int) -> dict[str, Any]:
+    created = _CATALOGUE_EPOCH + timedelta(minutes=37 * number)
+    return {
+        "SystemIdentifier": f"OL{number:07d}",
+        "Title": f"Asset {number}",
+        "MediaType": MEDIA_TYPES[(number - 1) % len(MEDIA_TYPES)],
+        "CreateDate": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "FileSize": 10_000 + (number * 104_729) % 50_000_000,
+    }
+
+
+def _candidate_number(field_name: str, value: str) -> int | None:
+    """The only asset number that could carry ``value`` in a unique field, if any."""
+    prefix = "OL" if field_name == "SystemIdentifier" else "Asset "
+    digits = value[len(prefix) :] if value.startswith(prefix) else ""
+    return int(digits) if digits.isdigit() else None
+
+
+def matching_numbers(query: str, size: int) -> Sequence[int]:
+    """Asset numbers matching ``query``, as a ``range`` wherever possible (O(1) to slice)."""
+    query = query.strip()
+    if query in ("", "*"):
+        return range(1, size + 1)
+    match = _QUERY_RE.fullmatch(query)
+    if match is None:
+        raise SearchError(f"unsupported query syntax: {query!r} (use Field:Value or *)")
+    field_name = _FIELD_BY_LOWER.get(match["field"].lower())
+    if field_name is None:
+        raise SearchError(f"unknown field in query: {match['field']!r}")
+    value = match["value"].strip().strip('"')
+    if field_name == "MediaType":
+        if value not in MEDIA_TYPES:
+            return range(0)
+        return range(MEDIA_TYPES.index(value) + 1, size + 1, len(MEDIA_TYPES))
+    if field_name in ("SystemIdentifier", "Title"):
+        number = _candidate_number(field_name, value)
+        if number is None or not 1 <= number <= size or asset(number)[field_name] != value:
+            return range(0)
+        return range(number, number + 1)
+    # Rarely queried fields: a linear scan is acceptable.
+    return [n for n in range(1, size + 1) if str(asset(n)[field_name]) == value]
+
+
+def requested_fields(raw: str | None) -> list[str]:
+    if not raw:
+        return list(DEFAULT_SEARCH_FIELDS)
+    fields = ["SystemIdentifier"]  # always present, so clients can key on it
+    for name in raw.split(","):
+        canonical = _FIELD_BY_LOWER.get(name.strip().lower())
+        if canonical and canonical not in fields:
+            fields.append(canonical)
+    return fields
+
+
+def _positive_int(params: Mapping[str, str], name: str, default: int) -> int:
+    raw = params.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SearchError(f"{name} must be an integer, got {raw!r}") from None
+    if value < 1:
+        raise SearchError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def search_params(request: Request) -> dict[str, str]:
+    """Query string parameters, overridden by a form or JSON body on POST."""
+    params = first_values(request.query)
+    if request.method != "POST" or not request.body:
+        return params
+    if is_json(request):
+        try:
+            body = {k: str(v) for k, v in json_object(request.body).items()}
+        except ValueError:
+            body = {}
+    else:
+        body = first_values(parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+    return {**params, **body}
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    items: list[dict[str, Any]]
+    total: int
+    next_page: str
+
+
+def search_page(params: Mapping[str, str], size: int, base_url: str) -> SearchPage:
+    per_page = min(_positive_int(params, "countperpage", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
+    page_number = _positive_int(params, "pagenumber", 1)
+    matches = matching_numbers(params.get("query", ""), size)
+    fields = requested_fields(params.get("fields"))
+    start = (page_number - 1) * per_page
+    numbers = matches[start : start + per_page]
+    items = [{name: record[name] for name in fields} for record in map(asset, numbers)]
+    next_page = ""
+    if start + per_page < len(matches):
+        next_params = {**params, "countperpage": str(per_page), "pagenumber": str(page_number + 1)}
+        next_page = f"{base_url}{endpoints.SEARCH}?{urlencode(next_params)}"
+    return SearchPage(items, len(matches), next_page)
+
+
+def search_json(page: SearchPage, global_info: bool) -> bytes:
+    answer: dict[str, Any] = {}
+    if global_info:
+        answer["GlobalInfo"] = {"TotalCount": page.total, "NextPage": page.next_page}
+    answer["Items"] = page.items
+    return json.dumps({"APIResponse": answer}).encode("utf-8")
+
+
+def _xml_element(name: str, value: Any) -> str:
+    return f"<{name}>{html.escape(str(value), quote=False)}</{name}>"
+
+
+def search_xml(page: SearchPage, global_info: bool) -> bytes:
+    parts = ['<?xml version="1.0" encoding="utf-8"?>', "<APIResponse>"]
+    if global_info:
+        info = _xml_element("TotalCount", page.total) + _xml_element("NextPage", page.next_page)
+        parts.append(f"<GlobalInfo>{info}</GlobalInfo>")
+    parts.append("<Items>")
+    for item in page.items:
+        parts.append("<Item>" + "".join(_xml_element(k, v) for k, v in item.items()) + "</Item>")
+    parts.append("</Items></APIResponse>")
+    return "".join(parts).encode("utf-8")
+
+
+def rendered(page: SearchPage, params: Mapping[str, str], global_info: bool) -> tuple[bytes, str]:
+    """The page's body and content type: XML unless ``format=json`` is asked for, as Orange Logic does."""
+    if params.get("format", "").lower() == "json":
+        return search_json(page, global_info), "application/json"
+    return search_xml(page, global_info), "text/xml; charset=utf-8"

@@ -1,0 +1,245 @@
+"""The service: all state and request logic of the stand-in, independent of sockets.
+
+Routes map a path and method to a handler; the Orange Logic paths come from ``core/endpoints.py``.
+``/_standin/...`` are control endpoints for tests in other processes; they are not counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from airflow_provider_orangelogic.core import endpoints
+from airflow_provider_orangelogic.testing.stand_in.catalogue import SearchError, rendered, search_page, search_params
+from airflow_provider_orangelogic.testing.stand_in.config import StandInConfig, updated, validated
+from airflow_provider_orangelogic.testing.stand_in.faults import NO_FAULT, Fault, FaultQueue, pending_fault
+from airflow_provider_orangelogic.testing.stand_in.grants import (
+    GrantBook,
+    OAuthError,
+    authorization_problem,
+    token_params,
+)
+from airflow_provider_orangelogic.testing.stand_in.messages import (
+    NO_STORE,
+    Request,
+    Response,
+    error_response,
+    first_values,
+    html_response,
+    json_object,
+    json_response,
+)
+
+CONTROL_PREFIX = "/_standin/"
+COUNTER_NAMES = (
+    "requests",
+    "auth_requests",
+    "token_requests",
+    "token_success",
+    "token_errors",
+    "authorization_code_grants",
+    "refresh_token_grants",
+    "refresh_token_reuses",
+    "code_reuses",
+    "grants_revoked",
+    "codes_issued",
+    "search_requests",
+    "search_pages_served",
+    "search_items_served",
+    "unauthorized",
+    "faults_injected",
+)
+
+Handler = Callable[[Request], Response]
+
+
+class StandInService:
+    """State of the stand-in. Every read or write of state happens under ``self._lock``."""
+
+    def __init__(self, config: StandInConfig) -> None:
+        self._lock = threading.Lock()
+        self._config = validated(config)
+        self._issued: list[str] = []  # survives reset(): tests scan logs for every secret ever issued
+        self._reset_state()
+        control = CONTROL_PREFIX
+        self._routes: dict[str, dict[str, Handler]] = {
+            endpoints.AUTHORIZE: {"GET": self._handle_auth},
+            endpoints.TOKEN: {"POST": self._with_faults("token", self._handle_token)},
+            endpoints.SEARCH: dict.fromkeys(("GET", "POST"), self._with_faults("search", self._handle_search)),
+            f"{control}counters": {"GET": lambda _: json_response(200, self.counters())},
+            f"{control}issued": {"GET": lambda _: json_response(200, self.issued_secrets())},
+            f"{control}faults": {
+                "POST": lambda request: _acknowledged(lambda: self.add_fault(**json_object(request.body))),
+                "DELETE": lambda _: _acknowledged(self.clear_faults),
+            },
+            f"{control}configure": {
+                "POST": lambda request: _acknowledged(lambda: self.configure(json_object(request.body))),
+            },
+            f"{control}reset": {"POST": lambda _: _acknowledged(self.reset)},
+            f"{control}authorize": {"GET": self._control_authorize},
+        }
+
+    def _reset_state(self) -> None:
+        self._counters = dict.fromkeys(COUNTER_NAMES, 0)
+        self._grants = GrantBook(self._counters, self._issued)
+        self._faults = FaultQueue()
+
+    # ---- operations (each takes the lock) ----
+
+    @property
+    def config(self) -> StandInConfig:
+        with self._lock:
+            return dataclasses.replace(self._config)
+
+    def configure(self, changes: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._config = updated(self._config, changes)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._reset_state()
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counters)
+
+    def issued_secrets(self) -> list[str]:
+        with self._lock:
+            return list(self._issued)
+
+    def add_fault(self, endpoint: str, kind: str, count: int = 1, **options: Any) -> None:
+        pending = pending_fault(endpoint, kind, count, options)
+        with self._lock:
+            self._faults.add(pending)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def authorize(self, redirect_uri: str | None = None) -> str:
+        """Issue a code to the configured client as the browser flow would; ValueError if refused."""
+        with self._lock:
+            config = self._config
+            uri = redirect_uri or config.redirect_uris[0]
+            problem = authorization_problem(config, config.client_id, uri)
+            if problem is not None:
+                raise ValueError(problem)
+            return self._grants.issue_code(config, config.client_id, uri)
+
+    # ---- request entry point ----
+
+    def handle(self, request: Request) -> Response:
+        routes = self._routes.get(request.path)
+        if not request.path.startswith(CONTROL_PREFIX):
+            # Control calls are not counted: tests poll them and must not disturb the numbers.
+            self._count("requests")
+        if routes is None:
+            return error_response(404, "not_found", request.path)
+        handler = routes.get(request.method)
+        if handler is None:
+            allowed = ", ".join(sorted(routes))
+            return json_response(405, {"error": "method_not_allowed"}, {"Allow": allowed})
+        return handler(request)
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self._counters[name] += 1
+
+    def _with_faults(self, endpoint: str, handler: Callable[[Request, Fault], Response]) -> Handler:
+        """``handler`` behind the faults meant for ``endpoint``: counted, then delayed or replaced by one."""
+
+        def handle(request: Request) -> Response:
+            self._count(f"{endpoint}_requests")
+            fault = self._take_fault(endpoint)
+            early = fault.before(endpoint)
+            return early if early is not None else handler(request, fault)
+
+        return handle
+
+    def _take_fault(self, endpoint: str) -> Fault:
+        """The fault for this request (one use of the oldest that applies), or NO_FAULT."""
+        with self._lock:
+            fault = self._faults.take(endpoint)
+            if fault is None:
+                return NO_FAULT
+            self._counters["faults_injected"] += 1
+            return fault
+
+    # ---- the authorization page ----
+
+    def _handle_auth(self, request: Request) -> Response:
+        self._count("auth_requests")
+        params = first_values(request.query)
+        with self._lock:
+            problem = authorization_problem(self._config, params.get("client_id"), params.get("redirect_uri"))
+        if problem is None and params.get("response_type") != "code":
+            problem = f"Unsupported response_type {params.get('response_type')!r}; use 'code'."
+        if problem is not None:
+            # Never redirect on a bad request: the redirect target itself may be the attacker's.
+            return html_response(400, "Authorization request rejected", problem)
+        redirect_uri = params["redirect_uri"]
+        with self._lock:
+            answer = {"code": self._grants.issue_code(self._config, params["client_id"], redirect_uri)}
+        if "state" in params:
+            answer["state"] = params["state"]
+        separator = "&" if "?" in redirect_uri else "?"
+        location = f"{redirect_uri}{separator}{urlencode(answer)}"
+        return Response(302, b"", "text/plain", {"Location": location, "Cache-Control": "no-store"})
+
+    # ---- token endpoint ----
+
+    def _handle_token(self, request: Request, fault: Fault) -> Response:
+        try:
+            params = token_params(request)
+            with self._lock:
+                payload = self._grants.grant_tokens(self._config, params)
+        except OAuthError as exc:
+            self._count("token_errors")
+            response = exc.response()
+        else:
+            self._count("token_success")
+            fault.rewrite(payload)
+            response = json_response(200, payload, NO_STORE)
+        return fault.after(response)
+
+    # ---- search endpoint ----
+
+    def _handle_search(self, request: Request, fault: Fault) -> Response:
+        with self._lock:
+            problem = self._grants.bearer_problem(request.headers.get("Authorization"))
+            config = self._config
+        if problem is not None:
+            self._count("unauthorized")
+            challenge = f'Bearer error="invalid_token", error_description="{problem}"'
+            return error_response(401, "invalid_token", problem, {"WWW-Authenticate": challenge})
+        params = search_params(request)
+        try:
+            page = search_page(params, config.catalogue_size, request.base_url)
+        except SearchError as exc:
+            return error_response(400, "invalid_request", str(exc))
+        with self._lock:
+            self._counters["search_pages_served"] += 1
+            self._counters["search_items_served"] += len(page.items)
+        body, content_type = rendered(page, params, config.global_info)
+        return fault.after(Response(200, body, content_type))
+
+    # ---- control endpoints ----
+
+    def _control_authorize(self, request: Request) -> Response:
+        try:
+            code = self.authorize(first_values(request.query).get("redirect_uri"))
+        except ValueError as exc:
+            return error_response(400, "invalid_request", str(exc))
+        return json_response(200, {"code": code})
+
+
+def _acknowledged(action: Callable[[], object]) -> Response:
+    """Run a control action: ``{"ok": true}``, or 400 with why its arguments were refused."""
+    try:
+        action()
+    except (TypeError, ValueError) as exc:
+        return error_response(400, "invalid_request", str(exc))
+    return json_response(200, {"ok": True})
