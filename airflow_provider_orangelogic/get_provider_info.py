@@ -1,8 +1,13 @@
-"""Provider metadata Airflow reads at discovery time. Plain data built from the field declarations in
-``core/fields.py``, which import nothing heavy, so discovery stays cheap."""
+"""Provider metadata Airflow reads at discovery time. Plain data built from the declarations in
+``core/fields.py`` (connection form) and ``core/config.py`` (the ``[orangelogic]`` section), which
+import nothing heavy, so discovery stays cheap.
+
+The declarative ``conn-fields`` / ``ui-field-behaviour`` are read by Airflow 3.2+; 3.0 and 3.1 ignore
+them and call the hook's ``get_connection_form_widgets`` / ``get_ui_field_behaviour``
+(``hooks/connection_form.py``), built from the same declarations."""
 
 from airflow_provider_orangelogic import __version__
-from airflow_provider_orangelogic.core import fields
+from airflow_provider_orangelogic.core import config, fields
 
 
 def get_provider_info() -> dict:
@@ -27,9 +32,18 @@ def get_provider_info() -> dict:
         "operators": [
             {
                 "integration-name": "Orange Logic",
-                "python-modules": ["airflow_provider_orangelogic.operators.orangelogic"],
+                "python-modules": [
+                    "airflow_provider_orangelogic.operators.orangelogic",
+                    "airflow_provider_orangelogic.operators.search_to_storage",
+                ],
             }
         ],
+        # The Orange Logic page on the API server (Admin > Orange Logic); the class imports no FastAPI until read.
+        "plugins": [
+            {"name": "orangelogic", "plugin-class": "airflow_provider_orangelogic.plugins.plugin.OrangeLogicPlugin"}
+        ],
+        # The [orangelogic] section: `airflow config list` shows it with descriptions and defaults.
+        "config": config.provider_config(),
         "connection-types": [
             {
                 "connection-type": fields.CONN_TYPE,

@@ -52,10 +52,13 @@ def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) ->
 class StandInProcess(_StandIn):
     """The package's stand-in process, with the benchmarks' throwaway credentials."""
 
-    def __init__(self, *, catalogue_size: int = 250, max_runtime: float = 1800.0, lenient: bool = False) -> None:
+    def __init__(
+        self, *, catalogue_size: int = 250, max_runtime: float = 1800.0, lenient: bool = False, **pacing: Any
+    ) -> None:
+        """``pacing``: ``search_latency``, ``search_max_in_flight``, ``search_retry_after``."""
         super().__init__(
             client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=REDIRECT_URI,
-            catalogue_size=catalogue_size, max_runtime=max_runtime, lenient=lenient,
+            catalogue_size=catalogue_size, max_runtime=max_runtime, lenient=lenient, **pacing,
         )  # fmt: skip
 
 

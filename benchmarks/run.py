@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import refresh_under_contention, startup_cost
+from benchmarks import concurrent_search, refresh_under_contention, startup_cost
 from benchmarks.common import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -36,6 +36,7 @@ from benchmarks.common import (
 from benchmarks.per_call_cost import HOOK_VARIANTS
 
 CONN_ID = "orangelogic_bench"
+PACED_CONN_ID = "orangelogic_bench_paced"  # to the stand-in answering searches after 50 ms
 HTTP_CONN_ID = "bench_http"
 CATALOGUE_SIZE = 100_000
 VARIANT_LABELS = {
@@ -60,6 +61,8 @@ class Plan:
     memory_reps: int
     memory_list_sizes: tuple[int, ...]
     standin_runtime: float  # seconds after which the stand-ins stop by themselves, whatever happens
+    concurrent_assets: int = CATALOGUE_SIZE  # concurrent search
+    concurrent_reps: int = 2
 
 
 FULL = Plan(
@@ -69,7 +72,7 @@ FULL = Plan(
     startup_reps=5,
     memory_reps=3,
     memory_list_sizes=(1_000, 10_000, 100_000),
-    standin_runtime=1500,
+    standin_runtime=2400,
 )
 QUICK = Plan(
     calls=100,
@@ -79,6 +82,8 @@ QUICK = Plan(
     memory_reps=1,
     memory_list_sizes=(100_000,),
     standin_runtime=600,
+    concurrent_assets=20_000,
+    concurrent_reps=1,
 )
 MEMORY_SIZES = (1_000, 10_000, 100_000)
 
@@ -398,19 +403,65 @@ def _report_search_memory(p4: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _report_concurrent_search(p5: dict[str, Any]) -> list[str]:
+    rows = []
+    for row in p5["rows"]:
+        limit = f"{row['limit']} at once, Retry-After {p5['retry_after_s']:g} s" if row["limit"] else "none"
+        rows.append(
+            [
+                row["concurrency"],
+                limit,
+                _num(row["assets_per_s"]),
+                _num(row["ratio"], 2),
+                _num(row["seconds"], 1),
+                _num(row["peak_mb"], 1),
+                _num(row["growth_mb"], 1),
+                " / ".join(str(n) for n in row["server_429"]),
+                " / ".join(str(n) for n in row["throttled_after_settling"]),
+                " / ".join(str(n) for n in row["final_concurrency"]),
+            ]
+        )
+    return [
+        f"### 5. Concurrent search: hook.search(page_size={p5['page_size']}, concurrency=N) over "
+        f"{p5['assets']:,} assets, the stand-in answering each search after {p5['latency_s'] * 1000:.0f} ms "
+        f"(fresh subprocess each, median of {p5['rows'][0]['reps']})",
+        "",
+        table(
+            [
+                "concurrency",
+                "stand-in limit",
+                "assets/s",
+                "ratio to sequential",
+                "seconds",
+                "peak RSS (MB)",
+                "growth (MB)",
+                "429s (each run)",
+                "429s after the first 10% of pages",
+                "pages in flight at the end",
+            ],
+            rows,
+        ),
+    ]
+
+
+SECTIONS = ("per_call_cost", "refresh_under_contention", "startup_cost", "search_memory", "concurrent_search")
+
+
 def report(results: dict[str, Any]) -> str:
+    reporters = {
+        "per_call_cost": _report_per_call_cost,
+        "refresh_under_contention": _report_refresh_under_contention,
+        "startup_cost": _report_startup_cost,
+        "search_memory": _report_search_memory,
+        "concurrent_search": _report_concurrent_search,
+    }
     parts = [
         _machine_line(results["machine"]),
         f"Command: {results['command']} ({results['mode']} run, {results['elapsed_s']:.0f} s).",
-        "",
-        *_report_per_call_cost(results["per_call_cost"]),
-        "",
-        *_report_refresh_under_contention(results["refresh_under_contention"]),
-        "",
-        *_report_startup_cost(results["startup_cost"]),
-        "",
-        *_report_search_memory(results["search_memory"]),
     ]
+    for name in SECTIONS:
+        if name in results:  # an --only run, or results from before a section existed
+            parts += ["", *reporters[name](results[name])]
     return "\n".join(parts)
 
 
@@ -421,7 +472,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a ~1-minute smoke run with fewer calls and trials")
     parser.add_argument("--report", metavar="JSON", help="print the tables of an earlier run's results file and exit")
+    parser.add_argument(
+        "--only", action="append", choices=SECTIONS, metavar="SECTION", help=f"run only these, of {', '.join(SECTIONS)}"
+    )
     args = parser.parse_args(argv)
+    sections = set(args.only or SECTIONS)
     if args.report:
         print(report(json.loads(Path(args.report).read_text())))
         return 0
@@ -434,7 +489,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
-        "command": "./benchmarks/run.sh" + (" --quick" if args.quick else ""),
+        "command": "./benchmarks/run.sh"
+        + (" --quick" if args.quick else "")
+        + "".join(f" --only {name}" for name in args.only or ()),
         "plan": plan.__dict__,
         "machine": machine_info(),
     }
@@ -443,6 +500,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="ol-bench-airflow-") as home,
         StandInProcess(catalogue_size=CATALOGUE_SIZE, max_runtime=plan.standin_runtime) as api,
         StandInProcess(max_runtime=plan.standin_runtime) as strict,
+        StandInProcess(
+            catalogue_size=CATALOGUE_SIZE, max_runtime=plan.standin_runtime, search_latency=concurrent_search.LATENCY
+        ) as paced,
     ):
         progress("Airflow sandbox: db migrate")
         sandbox = AirflowSandbox(home, REPO / "dags_examples")
@@ -455,15 +515,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             password=CLIENT_SECRET,
             extra={"redirect_uri": REDIRECT_URI},
         )
+        sandbox.add_connection(
+            PACED_CONN_ID,
+            conn_type="orangelogic",
+            host=paced.url,
+            login=CLIENT_ID,
+            password=CLIENT_SECRET,
+            extra={"redirect_uri": REDIRECT_URI},
+        )
         env = sandbox.env
-        progress("1/4 per-call cost")
-        results["per_call_cost"] = measure_per_call_cost(env, api, plan)
-        progress("4/4 search memory")
-        results["search_memory"] = measure_search_memory(env, plan)
-        progress("2/4 refresh under contention")
-        results["refresh_under_contention"] = measure_refresh_under_contention(strict, plan)
-        progress("3/4 start-up cost")
-        results["startup_cost"] = measure_startup_cost(env, plan)
+        if sections & {"per_call_cost", "search_memory"}:  # search_memory uses the pair per_call_cost stores
+            progress("1/5 per-call cost")
+            results["per_call_cost"] = measure_per_call_cost(env, api, plan)
+        if "search_memory" in sections:
+            progress("4/5 search memory")
+            results["search_memory"] = measure_search_memory(env, plan)
+        if "refresh_under_contention" in sections:
+            progress("2/5 refresh under contention")
+            results["refresh_under_contention"] = measure_refresh_under_contention(strict, plan)
+        if "startup_cost" in sections:
+            progress("3/5 start-up cost")
+            results["startup_cost"] = measure_startup_cost(env, plan)
+        if "concurrent_search" in sections:
+            progress("5/5 concurrent search")
+            results["concurrent_search"] = concurrent_search.run(
+                env, paced, PACED_CONN_ID, plan.concurrent_assets, plan.concurrent_reps
+            )
     results["elapsed_s"] = time.monotonic() - started
 
     text = report(results)

@@ -15,7 +15,7 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="orangelogic-tests
 
 from airflow_provider_orangelogic.core.retry import RetryPolicy
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
-from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant
+from airflow_provider_orangelogic.oauth.grants import grant_for
 from airflow_provider_orangelogic.oauth.manager import TokenManager
 from airflow_provider_orangelogic.oauth.stores import FileTokenStore, MemoryTokenStore
 from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient
@@ -77,7 +77,7 @@ def make_manager(url: str, store, tmp_path, *, clock=time.time, **extra) -> Toke
     settings = make_settings(url, **extra)
     return TokenManager(
         settings,
-        AuthorizationCodeGrant(TokenEndpointClient(settings, retry=FAST_RETRY)),
+        grant_for(settings, TokenEndpointClient(settings, retry=FAST_RETRY)),
         store,
         lock_dir=str(tmp_path / "locks"),
         wait_for_refresh=2,

@@ -30,6 +30,8 @@ def test_get_provider_info_imports_nothing_heavy():
         "oauth.token_endpoint",
         "oauth.manager",
         "oauth.stores",
+        "oauth.redirect",
+        "plugins",
         "api.session",
         "api.search",
         "testing.stand_in",
@@ -87,3 +89,40 @@ def test_hook_and_operators_hide_secrets_in_repr():
     assert repr(OrangeLogicHook("x")) == "OrangeLogicHook(orangelogic_conn_id='x')"
     op = OrangeLogicExchangeCodeOperator(task_id="t", code="the-code-value")
     assert "the-code-value" not in repr(op)
+
+
+def test_provider_info_declares_the_orangelogic_config_section():
+    from airflow_provider_orangelogic.core import config
+
+    section = get_provider_info()["config"]["orangelogic"]
+    assert list(section["options"]) == ["refresh_conn_ids", "refresh_interval_seconds", "lock_dir"]
+    for option in config.OPTIONS:
+        declared = section["options"][option.name]
+        assert declared["description"] and declared["example"] and declared["type"] in ("string", "float")
+        assert declared["default"] == option.default
+
+
+def test_readme_table_lists_each_config_option_with_its_default():
+    from pathlib import Path
+
+    from airflow_provider_orangelogic.core import config
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for option in config.OPTIONS:
+        shown = f"`{option.default}`" if option.default else "empty"
+        assert f"| `{option.name}` | {shown} |" in readme, option.name
+
+
+def test_dag_factories_and_the_example_files_build_the_same_dags():
+    """The exchange, refresh and search example files are two-line callers of the package's factories."""
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "dags_examples"
+    factories = {
+        "orangelogic_token_exchange.py": "token_exchange_dag",
+        "orangelogic_token_refresh.py": "token_refresh_dag",
+        "orangelogic_search_example.py": "search_example_dag",
+    }
+    for name, factory in factories.items():
+        lines = [line for line in (examples / name).read_text().splitlines() if line.strip()]
+        assert lines == [f"from airflow_provider_orangelogic.dags import {factory}", f"dag = {factory}()"], name

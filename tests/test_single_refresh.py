@@ -1,4 +1,10 @@
-"""Never the same refresh token twice: many threads and processes, one strict stand-in."""
+"""Never the same refresh token twice: many threads and processes, one strict stand-in.
+
+No outcome here depends on how fast the machine is: "at expiry" is made by giving the callers a
+clock two days ahead (the 24-hour access token from the exchange has expired, its 30-day refresh
+token has not) rather than by sleeping past a lifetime of a second or two, and callers start
+together on an event once every one of them is ready, not at a wall-clock instant.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,34 @@ import time
 import pytest
 
 from airflow_provider_orangelogic.core.errors import ReauthorizationRequired
+from airflow_provider_orangelogic.oauth.manager import TokenManager
 from tests.conftest import REDIRECT_URI, FileStore, MemoryStore, make_manager
+
+# How far ahead the callers' clock runs: past the 24-hour access token, within the 30-day refresh token.
+TWO_DAYS_LATER = 2 * 86400
+# Deadlines for events (threads finishing, processes starting), never margins an outcome depends on.
+PATIENCE = 300
+
+
+def make_manager_later(seconds: float, url: str, store, tmp_path, **extra) -> TokenManager:
+    """make_manager, with the manager's injectable clock ``seconds`` ahead of the real one."""
+    return make_manager(url, store, tmp_path, clock=lambda: time.time() + seconds, **extra)
+
+
+def join_all(threads) -> None:
+    for thread in threads:
+        thread.join(PATIENCE)
+    assert not [thread for thread in threads if thread.is_alive()], "threads still running"
 
 
 def test_32_threads_at_expiry_cause_one_refresh(stand_in, tmp_path):
-    stand_in.configure(access_lifetime=1)
     store = MemoryStore()
     setup = make_manager(stand_in.url, store, tmp_path, refresh_on_demand=True)
     setup.exchange_code(stand_in.authorize(REDIRECT_URI))
-    time.sleep(1.1)  # every caller now holds an expired token
-    managers = [make_manager(stand_in.url, store, tmp_path, refresh_on_demand=True) for _ in range(32)]
+    # Two days later every caller holds an expired token; the refreshed one lasts 24 h on their clock.
+    managers = [
+        make_manager_later(TWO_DAYS_LATER, stand_in.url, store, tmp_path, refresh_on_demand=True) for _ in range(32)
+    ]
     barrier = threading.Barrier(len(managers))
     tokens, errors = [], []
 
@@ -32,8 +56,7 @@ def test_32_threads_at_expiry_cause_one_refresh(stand_in, tmp_path):
     threads = [threading.Thread(target=worker, args=(m,)) for m in managers]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(30)
+    join_all(threads)
     counters = stand_in.counters()
     assert errors == []
     assert len(set(tokens)) == 1 and len(tokens) == 32
@@ -55,8 +78,7 @@ def test_forced_refreshes_from_threads_are_serialised(stand_in, tmp_path):
     threads = [threading.Thread(target=worker, args=(m,)) for m in managers]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(30)
+    join_all(threads)
     counters = stand_in.counters()
     assert 1 <= counters["refresh_token_grants"] <= 16
     assert counters["refresh_token_reuses"] == 0 and counters["grants_revoked"] == 0
@@ -64,13 +86,15 @@ def test_forced_refreshes_from_threads_are_serialised(stand_in, tmp_path):
     assert setup.refresh(force=True).refreshed
 
 
-def _process_worker(url, store_path, lock_dir, start_at, force, queue):
+def _process_worker(url, store_path, lock_dir, clock_ahead, force, ready, go, queue):
     from pathlib import Path
 
-    manager = make_manager(url, FileStore(store_path), Path(lock_dir).parent, refresh_on_demand=True)
+    manager = make_manager_later(clock_ahead, url, FileStore(store_path), Path(lock_dir).parent, refresh_on_demand=True)
     manager.lock_dir = lock_dir
-    time.sleep(max(0.0, start_at - time.time()))
+    ready.release()  # everything is imported: wait for the others
     try:
+        if not go.wait(PATIENCE):
+            raise TimeoutError("the start signal never came")
         if force:
             manager.refresh(force=True)
         queue.put(("ok", manager.access_token()))
@@ -85,26 +109,32 @@ def _authorized_file_store(stand_in, tmp_path):
     return setup, store_path
 
 
-def _run_workers(stand_in, tmp_path, store_path, count, *, start_in, force):
-    """Start ``count`` spawned processes that all act at the same moment; return their results."""
+def _run_workers(stand_in, tmp_path, store_path, count, *, clock_ahead, force):
+    """Start ``count`` spawned processes that all act at once when every one is ready; return their results."""
     ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    start_at = time.time() + start_in  # once every process has imported everything
-    args = (stand_in.url, str(store_path), str(tmp_path / "locks"), start_at, force, queue)
+    queue, ready, go = ctx.Queue(), ctx.Semaphore(0), ctx.Event()
+    args = (stand_in.url, str(store_path), str(tmp_path / "locks"), clock_ahead, force, ready, go, queue)
     procs = [ctx.Process(target=_process_worker, args=args) for _ in range(count)]
     for proc in procs:
         proc.start()
-    results = [queue.get(timeout=60) for _ in procs]
-    for proc in procs:
-        proc.join(30)
+    try:
+        for _ in procs:
+            assert ready.acquire(timeout=PATIENCE), "a worker process did not start"
+        go.set()
+        results = [queue.get(timeout=PATIENCE) for _ in procs]
+    finally:
+        go.set()
+        for proc in procs:
+            proc.join(PATIENCE)
+            if proc.is_alive():
+                proc.kill()
     assert [kind for kind, _ in results] == ["ok"] * count, results
     return results
 
 
 def test_processes_at_expiry_cause_one_refresh(stand_in, tmp_path):
-    stand_in.configure(access_lifetime=2)
     _, store_path = _authorized_file_store(stand_in, tmp_path)
-    results = _run_workers(stand_in, tmp_path, store_path, 6, start_in=3, force=False)  # after expiry
+    results = _run_workers(stand_in, tmp_path, store_path, 6, clock_ahead=TWO_DAYS_LATER, force=False)
     assert len({token for _, token in results}) == 1
     counters = stand_in.counters()
     assert counters["refresh_token_grants"] == 1
@@ -113,7 +143,7 @@ def test_processes_at_expiry_cause_one_refresh(stand_in, tmp_path):
 
 def test_processes_forcing_refreshes_never_reuse(stand_in, tmp_path):
     _, store_path = _authorized_file_store(stand_in, tmp_path)
-    _run_workers(stand_in, tmp_path, store_path, 4, start_in=2, force=True)
+    _run_workers(stand_in, tmp_path, store_path, 4, clock_ahead=0, force=True)
     counters = stand_in.counters()
     assert counters["refresh_token_reuses"] == 0 and counters["grants_revoked"] == 0
     assert 1 <= counters["refresh_token_grants"] <= 4
@@ -124,8 +154,8 @@ def test_without_the_lock_the_strict_server_revokes(stand_in, tmp_path):
     store = MemoryStore()
     manager = make_manager(stand_in.url, store, tmp_path)
     pair = manager.exchange_code(stand_in.authorize(REDIRECT_URI))
-    manager.client.refresh(pair.refresh_token)
+    manager.grant.endpoint.refresh_token_grant(pair.refresh_token)
     with pytest.raises(ReauthorizationRequired, match="already used"):
-        manager.client.refresh(pair.refresh_token)
+        manager.grant.endpoint.refresh_token_grant(pair.refresh_token)
     counters = stand_in.counters()
     assert counters["refresh_token_reuses"] == 1 and counters["grants_revoked"] == 1

@@ -1,21 +1,60 @@
-"""Paging through Orange Logic's Search API without holding more than one page in memory."""
+"""Paging through Orange Logic's Search API: one page at a time, or up to N pages in flight.
+
+``concurrency=1`` (the default) fetches page after page. A higher ``concurrency`` keeps up to that
+many pages in flight on worker threads and still yields items in page order, holding at most
+``concurrency`` pages at once (in flight, fetched early, or being yielded). How many it actually
+keeps in flight is set by :class:`RateController`: 429 and 503 answers lower it, quiet pages raise
+it again, never above what the server has shown it accepts. Retries stay in the one retry loop
+(``core/retry.py``); the controller only listens to it through its ``on_retry`` callback.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from airflow_provider_orangelogic.core import endpoints
-from airflow_provider_orangelogic.core.errors import OrangeLogicAPIError
+from airflow_provider_orangelogic.core.errors import OrangeLogicAPIError, OrangeLogicError
+from airflow_provider_orangelogic.core.retry import RetryEvent
 
 SEARCH_ENDPOINT = endpoints.SEARCH
 DEFAULT_FIELDS = ("SystemIdentifier", "Title", "MediaType")
 MAX_PAGE_SIZE = 1000
+# The hook's session pools 10 connections per host (api/session.py new_session): more threads than
+# that would open and drop a connection per request.
+MAX_CONCURRENCY = 10
+# Answers that mean "slow down": they lower the concurrency as well as being retried.
+THROTTLE_STATUS = frozenset({429, 503})
 
 log = logging.getLogger(__name__)
+
+
+class SearchPageError(OrangeLogicAPIError):
+    """One page of a search failed (after the retries the policy allows); ``page`` says which."""
+
+    def __init__(self, message: str, *, page: int, status_code: int | None = None) -> None:
+        super().__init__(message, status_code=status_code)
+        self.page = page
+
+
+@dataclass
+class SearchStats:
+    """What a search did, filled in as it runs (pass one to ``iter_search(stats=...)``)."""
+
+    pages: int = 0  # pages with items, yielded
+    items: int = 0
+    requests: int = 0  # pages requested (each counted once, however often it was retried)
+    throttled: int = 0  # 429/503 answers that were retried
+    peak_in_flight: int = 0  # page requests in progress at once (including those waiting to retry)
+    peak_held: int = 0  # pages held at once: in flight, fetched ahead, or being yielded
+    final_concurrency: int = 1  # the controller's window when the search ended
 
 
 def iter_search(
@@ -27,36 +66,51 @@ def iter_search(
     max_pages: int | None = None,
     endpoint: str = SEARCH_ENDPOINT,
     on_page: Callable[[int, int], None] | None = None,
+    concurrency: int = 1,
+    stats: SearchStats | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield every item matching ``query``, fetching one page at a time.
+    """Yield every item matching ``query`` in page order.
 
     Stops on an empty or short page: ``GlobalInfo`` (total count, next page link) is only sent to
-    users with a particular security function, so it is never relied on. Each page with items is
-    logged and reported to ``on_page(page_number, items_on_page)``; an empty page that only ends
-    the search is neither.
+    users with a particular security function, so it is never relied on; with ``concurrency`` > 1 a
+    ``TotalCount`` that is sent also ends the search (no request for the empty page after a full last
+    one). Each page with items is logged and reported to ``on_page(page_number, items_on_page)``; an
+    empty page that only ends the search is neither. A page that still fails after retries raises
+    :class:`SearchPageError` naming it (errors meaning "a person must act" pass through unchanged).
+
+    :param concurrency: Pages in flight at most (1 to ``MAX_CONCURRENCY``); ``request`` is then
+        called from worker threads with an extra ``on_retry`` keyword (``send_with_retries`` and
+        ``OrangeLogicHook.request`` take it), so it must be safe to call from several threads.
     """
     if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be an integer between 1 and {MAX_PAGE_SIZE}, not {page_size!r}.")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ValueError(f"concurrency must be an integer between 1 and {MAX_CONCURRENCY}, not {concurrency!r}.")
     field_list = ",".join(fields)
+    stats = stats if stats is not None else SearchStats()
+
+    def params(page: int) -> dict[str, Any]:
+        return {
+            "query": query,
+            "fields": field_list,
+            "format": "json",
+            "countperpage": page_size,
+            "pagenumber": page,
+        }
+
+    if concurrency > 1:
+        yield from _iter_concurrently(
+            request, query, params, page_size, max_pages, endpoint, on_page, concurrency, stats
+        )
+        return
     page, total = 1, 0
     while max_pages is None or page <= max_pages:
-        response = request(
-            "GET",
-            endpoint,
-            params={
-                "query": query,
-                "fields": field_list,
-                "format": "json",
-                "countperpage": page_size,
-                "pagenumber": page,
-            },
-        )
-        items = _items(response, page)
+        stats.requests += 1
+        stats.peak_in_flight = stats.peak_held = 1
+        items, _ = _parse(_send(request, endpoint, params(page), page), page)
         if items:
             total += len(items)
-            log.info("Search page %d: %d asset(s), %d so far.", page, len(items), total)
-            if on_page is not None:
-                on_page(page, len(items))
+            _report(stats, page, items, total, on_page)
         yield from items
         if len(items) < page_size:
             pages = page if items else page - 1
@@ -65,18 +119,238 @@ def iter_search(
         page += 1
 
 
-def _items(response: requests.Response, page: int) -> list[dict[str, Any]]:
+def _report(
+    stats: SearchStats, page: int, items: list[Any], total: int, on_page: Callable[[int, int], None] | None
+) -> None:
+    stats.pages += 1
+    stats.items = total
+    log.info("Search page %d: %d asset(s), %d so far.", page, len(items), total)
+    if on_page is not None:
+        on_page(page, len(items))
+
+
+def _send(
+    request: Callable[..., requests.Response], endpoint: str, params: dict[str, Any], page: int, **extra: Any
+) -> requests.Response:
+    """One page's request; a failure becomes a SearchPageError naming the page."""
+    try:
+        response = request("GET", endpoint, params=params, **extra)
+    except OrangeLogicAPIError as err:
+        raise SearchPageError(f"Search page {page} failed: {err}", page=page, status_code=err.status_code) from err
+    except OrangeLogicError as err:  # "a person must act" and the like: keep the type the caller branches on
+        err.add_note(f"(while fetching search page {page})")
+        raise
+    if not response.ok:
+        raise SearchPageError(
+            f"Search page {page} failed: {endpoint} answered HTTP {response.status_code} after retries.",
+            page=page,
+            status_code=response.status_code,
+        )
+    return response
+
+
+def _parse(response: requests.Response, page: int) -> tuple[list[dict[str, Any]], int | None]:
+    """A page's items, and ``GlobalInfo.TotalCount`` when the server sent a usable one."""
     try:
         payload = response.json()
-        items = payload["APIResponse"]["Items"]
+        answer = payload["APIResponse"]
+        items = answer["Items"]
     except (ValueError, KeyError, TypeError):
-        raise OrangeLogicAPIError(
+        raise SearchPageError(
             f"Search page {page} is not the expected JSON ({{'APIResponse': {{'Items': [...]}}}}); "
             f"got {response.headers.get('Content-Type', 'an unknown content type')}.",
+            page=page,
             status_code=response.status_code,
         ) from None
     if items is None:
-        return []
+        items = []
     if not isinstance(items, list):
-        raise OrangeLogicAPIError(f"Search page {page}: 'Items' is not a list.", status_code=response.status_code)
-    return items
+        raise SearchPageError(
+            f"Search page {page}: 'Items' is not a list.", page=page, status_code=response.status_code
+        )
+    info = answer.get("GlobalInfo") if isinstance(answer, dict) else None
+    total = info.get("TotalCount") if isinstance(info, dict) else None
+    try:
+        total = int(total) if total is not None and not isinstance(total, bool) else None
+    except (TypeError, ValueError):
+        total = None
+    return items, total if total is not None and total >= 0 else None
+
+
+class RateController:
+    """How many pages a concurrent search may hold: additive increase, multiplicative decrease.
+
+    The window starts at 1, so the first page goes alone (it may be the only one, and it warms the
+    session and token up before threads share them). Each page fetched without trouble adds one
+    (slow start) until the first 429/503; from then on it adds one per window's worth of pages. A
+    429/503 halves it, once per round (answers to requests sent before the last decrease do not count
+    again), and every one of them sets a ceiling at the number of requests the server was still
+    accepting (those out, less those refused): its limit as seen from here. The ceiling rises by one
+    after ``probe_after`` quiet pages, and each later decrease doubles that wait, so once settled,
+    throttled answers become rare. A Retry-After pauses every new request until it has passed.
+    """
+
+    def __init__(self, maximum: int, *, probe_after: int = 64, clock: Callable[[], float] = time.monotonic) -> None:
+        self.maximum = maximum
+        self.probe_after = probe_after
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._window = 1.0
+        self._ceiling = maximum
+        self._slow_start = True
+        self._quiet = 0  # pages since the window reached the ceiling
+        self._resume_at = 0.0
+        self.epoch = 0  # counts decreases; a request remembers the epoch it was sent in
+        self.decreases = 0
+
+    @property
+    def window(self) -> int:
+        return int(self._window)
+
+    @property
+    def ceiling(self) -> int:
+        return self._ceiling
+
+    def succeeded(self) -> None:
+        with self._lock:
+            if self._window < self._ceiling:
+                step = 1.0 if self._slow_start else 1.0 / self._window
+                self._window = min(float(self._ceiling), self._window + step)
+                return
+            self._quiet += 1
+            if self._ceiling < self.maximum and self._quiet >= self.probe_after:
+                self._ceiling += 1  # probe: perhaps the server accepts more now
+                self._quiet = 0
+
+    def throttled(self, sent_in_epoch: int, accepted: int, retry_after: float | None = None) -> None:
+        """A request sent in round ``sent_in_epoch`` got a 429/503 while ``accepted`` others were being served."""
+        with self._lock:
+            if retry_after:
+                self._resume_at = max(self._resume_at, self._clock() + retry_after)
+            self._ceiling = max(1, min(self._ceiling, accepted))
+            if sent_in_epoch != self.epoch:  # the last decrease already answered this round
+                self._window = max(1.0, min(self._window, float(self._ceiling)))
+                return
+            self.epoch += 1
+            self.decreases += 1
+            if not self._slow_start:
+                self.probe_after *= 2
+            self._slow_start = False
+            self._window = max(1.0, min(self._window / 2, float(self._ceiling)))
+            self._quiet = 0
+            window, ceiling = self.window, self._ceiling
+        log.info(
+            "The search was throttled with %d other request(s) being served: down to %d page(s) at once, "
+            "rising to %d at most.",
+            accepted,
+            window,
+            ceiling,
+        )
+
+    def pause(self) -> float:
+        """Seconds until the server's last Retry-After has passed (0 when it has)."""
+        with self._lock:
+            return max(0.0, self._resume_at - self._clock())
+
+
+class _Cancelled(Exception):
+    """Raised in a worker's retry loop once the search has ended: stop retrying a page nobody needs."""
+
+
+def _iter_concurrently(
+    request: Callable[..., requests.Response],
+    query: str,
+    params: Callable[[int], dict[str, Any]],
+    page_size: int,
+    max_pages: int | None,
+    endpoint: str,
+    on_page: Callable[[int, int], None] | None,
+    concurrency: int,
+    stats: SearchStats,
+) -> Iterator[dict[str, Any]]:
+    controller = RateController(concurrency)
+    lock = threading.Lock()
+    stop = threading.Event()
+    in_flight = 0  # page requests in progress
+    retrying = 0  # of which throttled at least once: not being served
+    # The last page that can hold items: max_pages, then the first short page or TotalCount when seen.
+    last = [max_pages if max_pages is not None else float("inf")]
+
+    def end_at(page: float) -> None:
+        with lock:
+            last[0] = min(last[0], page)
+
+    def fetch(page: int) -> list[dict[str, Any]] | None:
+        nonlocal in_flight, retrying
+        while (wait := controller.pause()) > 0 and not stop.is_set():
+            stop.wait(wait)
+        if stop.is_set() or page > last[0]:
+            return None  # the end was found meanwhile: never sent
+        with lock:
+            in_flight += 1
+            stats.requests += 1
+            stats.peak_in_flight = max(stats.peak_in_flight, in_flight)
+        epoch, refused = controller.epoch, False
+
+        def on_retry(event: RetryEvent) -> None:
+            nonlocal epoch, refused, retrying
+            if event.status_code in THROTTLE_STATUS:
+                with lock:
+                    stats.throttled += 1
+                    retrying += not refused
+                    refused = True
+                    accepted = in_flight - retrying
+                controller.throttled(epoch, accepted, event.retry_after)
+            if stop.is_set():
+                raise _Cancelled
+            epoch = controller.epoch  # the next attempt goes out in the current round
+
+        try:
+            response = _send(request, endpoint, params(page), page, on_retry=on_retry)
+        finally:
+            with lock:
+                in_flight -= 1
+                retrying -= refused
+        items, total = _parse(response, page)
+        if len(items) < page_size:
+            end_at(page)
+        if total is not None:
+            end_at(max(1, -(-total // page_size)))
+        controller.succeeded()
+        return items
+
+    executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="orangelogic-search")
+    held: dict[int, Future[list[dict[str, Any]] | None]] = {}
+    next_page, page, total, finished = 1, 1, 0, False
+    try:
+        while True:
+            while next_page <= last[0] and len(held) < controller.window:
+                held[next_page] = executor.submit(fetch, next_page)
+                next_page += 1
+            stats.peak_held = max(stats.peak_held, len(held))
+            future = held.pop(page, None)  # None only when max_pages < 1 or TotalCount shrank meanwhile
+            items = (future.result() if future is not None else None) or []
+            if items:
+                total += len(items)
+                _report(stats, page, items, total, on_page)
+            yield from items
+            if len(items) < page_size or page >= last[0]:
+                finished = True
+                pages = page if items else page - 1
+                log.info(
+                    "Search %r done: %d asset(s) on %d page(s); up to %d page request(s) at once, "
+                    "%d throttled answer(s).",
+                    query,
+                    total,
+                    pages,
+                    stats.peak_in_flight,
+                    stats.throttled,
+                )
+                return
+            page += 1
+    finally:
+        stats.final_concurrency = controller.window
+        stop.set()
+        # After the last page, wait for the few requests still out (at most concurrency - 1); after an
+        # error or an abandoned search, do not: a worker may be sleeping out a Retry-After.
+        executor.shutdown(wait=finished, cancel_futures=True)

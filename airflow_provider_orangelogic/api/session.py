@@ -7,13 +7,14 @@ and, on a 401, asks its token source once for a newer token and resends the requ
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from airflow_provider_orangelogic.core.errors import OrangeLogicAPIError
-from airflow_provider_orangelogic.core.retry import RetryPolicy, call_with_retries, is_transient
+from airflow_provider_orangelogic.core.retry import RetryEvent, RetryPolicy, call_with_retries, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,14 @@ def send_with_retries(
     *,
     retry: RetryPolicy,
     timeout: float,
+    on_retry: Callable[[RetryEvent], None] | None = None,
     **kwargs: Any,
 ) -> requests.Response:
     """Send one API request, retrying connection errors, timeouts, 5xx and 429 with backoff.
 
     Other 4xx answers are returned at once: retrying a bad request only repeats the mistake.
     The caller decides what a non-2xx answer means (``raise_for_status`` or its own handling).
+    ``on_retry`` hears of each retry (status, Retry-After) before the wait, e.g. to slow down.
     """
     kwargs.setdefault("timeout", timeout)
     try:
@@ -111,6 +114,7 @@ def send_with_retries(
             policy=retry,
             what=f"{method} {url}",
             resend_after=is_transient,
+            on_retry=on_retry,
         )
     except requests.exceptions.RequestException as err:
         raise OrangeLogicAPIError(

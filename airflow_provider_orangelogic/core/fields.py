@@ -179,7 +179,7 @@ STANDARD_FIELDS: tuple[StandardField, ...] = (
     ),
     StandardField(
         "password",
-        "From the same place. Masked in logs.",
+        "From the same place; in auth_mode bearer_token, the bearer token itself. Masked in logs.",
         label="Client secret",
         placeholder="client secret of the OAuth Client Application account",
     ),
@@ -189,7 +189,27 @@ STANDARD_FIELDS: tuple[StandardField, ...] = (
 
 _POSITIVE = Bound(0, exclusive=True)
 
+AUTHORIZATION_CODE = "authorization_code"
+CLIENT_CREDENTIALS = "client_credentials"
+BEARER_TOKEN = "bearer_token"
+
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
+    ExtraField(
+        "auth_mode",
+        "Auth mode",
+        ENUM,
+        "How Airflow authenticates: authorization_code (a person authorizes once; Client ID, Client secret and "
+        "Redirect URI needed), client_credentials (no browser step; Client ID and Client secret), or "
+        "bearer_token (a non-expiring token created in Orange Logic, in the Client secret field; Client ID "
+        "unused). Use the mode your Orange Logic administrator enabled.",
+        default=AUTHORIZATION_CODE,
+        choices=(
+            Choice(AUTHORIZATION_CODE, "OAuth 2.0 authorization code, renewed with the refresh token"),
+            Choice(CLIENT_CREDENTIALS, "client ID and secret get a new access token when one expires"),
+            Choice(BEARER_TOKEN, "a fixed bearer token in the Client secret field"),
+        ),
+        doc_note="See [Which mode?](#which-mode).",
+    ),
     ExtraField(
         "redirect_uri",
         "Redirect URI",
@@ -222,6 +242,13 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         STRING,
         "Path of the browser authorization page, starting with '/' and relative to the Orange Logic URL.",
         default=endpoints.AUTHORIZE,
+    ),
+    ExtraField(
+        "client_credentials_endpoint",
+        "Client credentials endpoint",
+        STRING,
+        "Path of the client-credentials endpoint (auth_mode client_credentials), starting with '/'.",
+        default=endpoints.CLIENT_CREDENTIALS,
     ),
     ExtraField(
         "token_request_encoding",

@@ -50,6 +50,18 @@ class RetryPolicy:
         time.sleep(self.delay(attempt, response))
 
 
+@dataclass(frozen=True)
+class RetryEvent:
+    """What ``call_with_retries`` tells its ``on_retry`` callback before it waits and tries again."""
+
+    what: str
+    attempt: int  # the attempt that failed, counting from 1
+    delay: float  # seconds the loop waits before the next attempt
+    status_code: int | None = None  # the answer's status; None after a transport error
+    retry_after: float | None = None  # the server's Retry-After in seconds, when it sent a usable one
+    error: BaseException | None = None  # the transport error, if that is what failed
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header given as seconds or as an HTTP date; None if unusable."""
     if not value:
@@ -95,6 +107,7 @@ def call_with_retries(
     policy: RetryPolicy,
     what: str,
     resend_after: Callable[[BaseException], bool] = is_transient,
+    on_retry: Callable[[RetryEvent], None] | None = None,
 ) -> requests.Response:
     """Call ``send`` until it answers with a non-retryable status or the attempts run out.
 
@@ -102,6 +115,9 @@ def call_with_retries(
     again; otherwise, or on the last attempt, it is raised unchanged for the caller to explain.
     A 429/5xx answer is retried; the last one is returned, as is one whose ``Retry-After`` asks
     for longer than ``policy.max_retry_after``.
+
+    ``on_retry`` hears of each retry before the wait (e.g. a rate limiter lowering its pace on a
+    429); an exception it raises ends the loop and reaches the caller (a way to give up early).
     """
     attempt = 0
     while True:
@@ -112,7 +128,12 @@ def call_with_retries(
             if attempt >= policy.max_attempts or not resend_after(err):
                 raise
             log.warning("%s: %s (attempt %d of %d); retrying.", what, type(err).__name__, attempt, policy.max_attempts)
-            policy.sleep(attempt)
+            if on_retry is None:
+                policy.sleep(attempt)
+            else:
+                delay = policy.delay(attempt)
+                on_retry(RetryEvent(what, attempt, delay, error=err))
+                time.sleep(delay)
             continue
         if not is_retryable_status(response.status_code) or attempt >= policy.max_attempts:
             return response
@@ -135,4 +156,7 @@ def call_with_retries(
             delay,
         )
         response.close()
+        if on_retry is not None:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            on_retry(RetryEvent(what, attempt, delay, status_code=response.status_code, retry_after=retry_after))
         time.sleep(delay)

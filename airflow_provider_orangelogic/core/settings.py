@@ -36,10 +36,12 @@ class OrangeLogicSettings:
     client_id: str
     client_secret: str = field(repr=False)
     # One attribute per declared extra field (core/fields.py), with the declared default.
+    auth_mode: str = _default("auth_mode")
     redirect_uri: str | None = _default("redirect_uri")
     token_variable: str | None = _default("token_variable")
     token_endpoint: str = _default("token_endpoint")
     authorize_endpoint: str = _default("authorize_endpoint")
+    client_credentials_endpoint: str = _default("client_credentials_endpoint")
     token_request_encoding: str = _default("token_request_encoding")
     timeout: float = _default("timeout")
     verify_ssl: bool = _default("verify_ssl")
@@ -56,6 +58,15 @@ class OrangeLogicSettings:
     @property
     def authorize_url(self) -> str:
         return self.base_url + self.authorize_endpoint
+
+    @property
+    def client_credentials_url(self) -> str:
+        return self.base_url + self.client_credentials_endpoint
+
+    @property
+    def bearer_token(self) -> str:
+        """The fixed token of auth_mode bearer_token, kept in the Password field."""
+        return self.client_secret
 
     def url_for(self, endpoint: str) -> str:
         """Absolute URL of an API endpoint given relative to the Orange Logic host."""
@@ -85,12 +96,19 @@ class OrangeLogicSettings:
                 f"Known fields: {', '.join(fields.EXTRA_FIELD_NAMES)}."
             )
         extras = {f.name: parse_extra(conn_id, f, options.get(f.name)) for f in fields.EXTRA_FIELDS}
+        bearer = extras["auth_mode"] == fields.BEARER_TOKEN
         return cls(
             base_url=normalize_host(conn_id, host, allow_insecure_http=extras["allow_insecure_http"]),
-            client_id=_credential(conn_id, fields.STANDARD_FIELDS_BY_NAME["login"], login),
-            client_secret=_credential(conn_id, fields.STANDARD_FIELDS_BY_NAME["password"], password),
+            # A bearer token is all that mode needs: the client ID is not used, so it may be empty.
+            client_id=(login or "").strip() if bearer else _credential(conn_id, _LOGIN, login),
+            client_secret=_credential(conn_id, _BEARER if bearer else _PASSWORD, password),
             **extras,
         )
+
+
+_LOGIN = fields.STANDARD_FIELDS_BY_NAME["login"]
+_PASSWORD = fields.STANDARD_FIELDS_BY_NAME["password"]
+_BEARER = fields.StandardField("password", "The bearer token created in Orange Logic.", label="Bearer token")
 
 
 def _unprefixed(extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,10 +185,13 @@ def normalize_host(conn_id: str, host: str | None, *, allow_insecure_http: bool 
 def _credential(conn_id: str, declared: fields.StandardField, value: str | None) -> str:
     label = f"{declared.label} ({declared.name})"
     if value is None or value.strip() == "":
-        raise ConfigurationError(
-            f"Connection {conn_id!r}: {label} is empty. Copy it from the OAuth Client Application "
-            "account in Orange Logic (Administration > Contacts > OAuth 2.0 Client Credentials)."
+        where = (
+            "Put the bearer token created in Orange Logic in the Password field, or choose another auth_mode."
+            if declared is _BEARER
+            else "Copy it from the OAuth Client Application account in Orange Logic (Administration > Contacts > "
+            "OAuth 2.0 Client Credentials)."
         )
+        raise ConfigurationError(f"Connection {conn_id!r}: {label} is empty. {where}")
     if value != value.strip():
         raise ConfigurationError(
             f"Connection {conn_id!r}: {label} has leading or trailing whitespace; paste it again without it."
@@ -237,6 +258,7 @@ _SPECIAL = {
     "token_variable": _token_variable,
     "token_endpoint": _endpoint,
     "authorize_endpoint": _endpoint,
+    "client_credentials_endpoint": _endpoint,
 }
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from airflow.sdk.log import mask_secret
+from airflow_provider_orangelogic.compat import AirflowNotFoundException, BaseHook, conf, mask_secret
+from airflow_provider_orangelogic.core import config
+from airflow_provider_orangelogic.oauth import locking
 
 
 def in_task() -> bool:
@@ -20,9 +22,6 @@ def in_task() -> bool:
 
 def get_connection(conn_id: str) -> Any:
     """The Airflow connection ``conn_id``, from the Task SDK in a task and from the metadata DB outside."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
     try:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
@@ -38,3 +37,16 @@ def mask(*secrets: str | None) -> None:
     for secret in secrets:
         if secret:
             mask_secret(secret)
+
+
+def configured_lock_dir() -> str | None:
+    """``[orangelogic] lock_dir`` (or ``AIRFLOW__ORANGELOGIC__LOCK_DIR``); None when empty or unset."""
+    try:
+        value = conf.get(config.SECTION, config.LOCK_DIR.name, fallback="")
+    except Exception:  # an unreadable config must not break a refresh: fall back like an unset option
+        return None
+    return value.strip() or None
+
+
+# The hook passes no lock_dir unless given one: the refresh lock then takes the configured directory.
+locking.set_configured_lock_dir(configured_lock_dir)

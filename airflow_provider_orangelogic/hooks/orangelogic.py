@@ -9,38 +9,34 @@ from functools import cached_property
 from typing import Any
 
 import requests
-from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_orangelogic.api.search import DEFAULT_FIELDS, SEARCH_ENDPOINT, iter_search
-from airflow_provider_orangelogic.api.session import new_session, send_with_retries
-from airflow_provider_orangelogic.core import fields
+from airflow_provider_orangelogic.api.session import AccessTokenSource, FixedToken, new_session, send_with_retries
+from airflow_provider_orangelogic.compat import AirflowFailException, BaseHook
 from airflow_provider_orangelogic.core.errors import (
     ConfigurationError,
     OrangeLogicAPIError,
-    OrangeLogicError,
     ReauthorizationRequired,
     TokenStoreError,
     TokenStoreUnavailable,
 )
+from airflow_provider_orangelogic.core.fields import AUTHORIZATION_CODE, BEARER_TOKEN, CLIENT_CREDENTIALS, CONN_TYPE
 from airflow_provider_orangelogic.core.retry import RetryPolicy
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
-from airflow_provider_orangelogic.hooks import _airflow_context
+from airflow_provider_orangelogic.hooks import _airflow_context, connection_form
 from airflow_provider_orangelogic.hooks.variable_store import VariableTokenStore, default_variable_key
-from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant
+from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant, Grant, grant_for
 from airflow_provider_orangelogic.oauth.manager import Advice, TokenManager, utc_now
 from airflow_provider_orangelogic.oauth.stores import TokenStore
 from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient, validate_code
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
 
-# A code no server will accept: asking the token endpoint to exchange it tells bad client
-# credentials (invalid_client) from good ones (invalid_grant) without spending anything.
-_PROBE_CODE = "airflow-connection-test"
-
 # What a person does about the token pair, in Airflow's words.
 AIRFLOW_ADVICE = Advice(
-    authorize="Authorize once more: open the authorization URL (OrangeLogicHook.get_authorization_url()), "
-    "approve, and run the orangelogic_token_exchange DAG with the code.",
+    authorize="Authorize once more: press Authorize on the Orange Logic page of the Airflow UI (Admin > Orange "
+    "Logic, /orangelogic/ on the API server), or, headless, open the authorization URL "
+    "(OrangeLogicHook.get_authorization_url()), approve, and run the orangelogic_token_exchange DAG with the code "
+    "or the whole address the browser landed on.",
     keep_refreshing="Check that the orangelogic_token_refresh DAG is unpaused and succeeding, or set "
     "refresh_on_demand to true on the connection (safe on a single host only).",
 )
@@ -76,8 +72,17 @@ class OrangeLogicHook(BaseHook):
 
     conn_name_attr = "orangelogic_conn_id"
     default_conn_name = "orangelogic_default"
-    conn_type = fields.CONN_TYPE
+    conn_type = CONN_TYPE
     hook_name = "Orange Logic"
+
+    # The connection form on Airflow 3.0/3.1; 3.2+ reads conn-fields from the provider info and skips these.
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        return connection_form.connection_form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return connection_form.ui_field_behaviour()
 
     def __init__(
         self,
@@ -129,9 +134,22 @@ class OrangeLogicHook(BaseHook):
     def token_store(self) -> TokenStore:
         return self._token_store or VariableTokenStore(self.token_variable, self.orangelogic_conn_id)
 
+    @property
+    def auth_mode(self) -> str:
+        return self.settings.auth_mode
+
     @cached_property
-    def grant(self) -> AuthorizationCodeGrant:
-        return AuthorizationCodeGrant(TokenEndpointClient(self.settings, retry=self.retry))
+    def grant(self) -> Grant:
+        """How this connection renews its token (its ``auth_mode``); a bearer-token connection has none."""
+        with self._airflow_errors():
+            return grant_for(self.settings, TokenEndpointClient(self.settings, retry=self.retry))
+
+    @cached_property
+    def token_source(self) -> AccessTokenSource:
+        """What hands out access tokens: the token manager, or the fixed token of a bearer-token connection."""
+        if self.auth_mode == BEARER_TOKEN:
+            return FixedToken(self.settings.bearer_token)
+        return self.token_manager
 
     @cached_property
     def token_manager(self) -> TokenManager:
@@ -147,13 +165,26 @@ class OrangeLogicHook(BaseHook):
 
     # -- authorization --------------------------------------------------------------------------
 
-    def get_authorization_url(self, state: str | None = None) -> str:
-        """The URL a person opens to approve the application; a random ``state`` when none is given."""
-        return self.grant.authorization_url(state=state)
+    def get_authorization_url(self, state: str | None = None, redirect_uri: str | None = None) -> str:
+        """The URL a person opens to approve the application; a random ``state`` when none is given.
+
+        ``redirect_uri`` overrides the connection's (the Orange Logic page sends its own callback).
+        """
+        return self._authorization_code_grant().authorization_url(state=state, redirect_uri=redirect_uri)
+
+    def _authorization_code_grant(self) -> AuthorizationCodeGrant:
+        if self.auth_mode != AUTHORIZATION_CODE:
+            raise OrangeLogicConfigurationError(
+                f"Connection {self.orangelogic_conn_id!r} uses auth_mode {self.auth_mode}, which needs no "
+                "authorization by a person: there is no authorization URL or code to exchange. Set auth_mode to "
+                "authorization_code on the connection to use that grant."
+            )
+        return self.grant  # type: ignore[return-value]
 
     def exchange_code(self, code: str) -> dict[str, Any]:
         """Trade an authorization code for the first token pair and store it; returns a summary."""
         _airflow_context.mask(code if isinstance(code, str) else None)
+        self._authorization_code_grant()
         with self._airflow_errors():
             code = validate_code(code)
             pair = self.token_manager.exchange_code(code)
@@ -166,20 +197,31 @@ class OrangeLogicHook(BaseHook):
         return {"conn_id": self.orangelogic_conn_id, **self._store_fields(), **pair.summary()}
 
     def refresh_tokens(self, force: bool = False) -> dict[str, Any]:
-        """Refresh the pair if the policy says so (always with ``force``); returns a summary."""
+        """Renew the token if it is due (always with ``force``), as the connection's auth mode does it.
+
+        Authorization code: refresh with the refresh token. Client credentials: a new access token.
+        Bearer token: nothing to renew (logged and reported). Returns a summary without secrets.
+        """
+        head = {"conn_id": self.orangelogic_conn_id, "auth_mode": self.auth_mode}
+        if self.auth_mode == BEARER_TOKEN:
+            reason = "the connection uses a fixed bearer token, which is never renewed"
+            self.log.info("Nothing to refresh for %s: %s.", self.orangelogic_conn_id, reason)
+            return {**head, "refreshed": False, "reason": reason}
+        verb = "Refreshed the token pair" if self.auth_mode == AUTHORIZATION_CODE else "Renewed the access token"
         with self._airflow_errors():
             result = self.token_manager.refresh(force=force)
         if result.refreshed:
             self.log.info(
-                "Refreshed the token pair in %s (%s); the access token now expires at %s.",
+                "%s in %s (%s); the access token now expires at %s.",
+                verb,
                 self.token_store.description,
                 result.reason,
                 result.pair.access_token_expires_at.to_iso8601_string(),
             )
         else:
-            self.log.info("No refresh of %s needed: %s.", self.token_store.description, result.reason)
+            self.log.info("No renewal of %s needed: %s.", self.token_store.description, result.reason)
         return {
-            "conn_id": self.orangelogic_conn_id,
+            **head,
             **self._store_fields(),
             "refreshed": result.refreshed,
             "reason": result.reason,
@@ -189,18 +231,26 @@ class OrangeLogicHook(BaseHook):
     def get_access_token(self) -> str:
         """A valid access token for the connection's host."""
         with self._airflow_errors():
-            return self.token_manager.access_token()
+            return self.token_source.access_token()
 
     def token_status(self) -> dict[str, Any]:
-        """Expiry times and remaining lifetimes of the stored pair, never the tokens themselves."""
+        """Expiry times and remaining lifetimes of the stored token(s), never the tokens themselves."""
+        head = {"conn_id": self.orangelogic_conn_id, "auth_mode": self.auth_mode}
+        if self.auth_mode == BEARER_TOKEN:
+            return {**head, "access_token_valid": True, "expires": "never (valid until revoked in Orange Logic)"}
         with self._airflow_errors():
-            pair = self.token_manager.read()
+            pair = (
+                self.token_manager.read_if_any() if self.auth_mode == CLIENT_CREDENTIALS else self.token_manager.read()
+            )
+        if pair is None:
+            return {**head, **self._store_fields(), "access_token_valid": False, "needs_refresh": True,
+                    "note": "no token obtained yet: the first call gets one"}  # fmt: skip
         now = utc_now()
         return {
-            "conn_id": self.orangelogic_conn_id,
+            **head,
             **self._store_fields(),
             "access_token_valid": pair.access_token_valid(now.timestamp()),
-            "refresh_token_valid": pair.refresh_token_valid(now),
+            "refresh_token_valid": self.grant.renewable(pair, now),
             "needs_refresh": pair.needs_refresh(now, self.settings.refresh_threshold),
             **pair.summary(now),
         }
@@ -215,7 +265,7 @@ class OrangeLogicHook(BaseHook):
     def get_conn(self) -> requests.Session:
         """A pooled session sending ``Authorization: Bearer ...``; a 401 triggers one re-read and retry."""
         if self._session is None:
-            self._session = new_session(self.token_manager, verify=self.settings.verify_ssl)
+            self._session = new_session(self.token_source, verify=self.settings.verify_ssl)
         return self._session
 
     def request(self, method: str, endpoint: str, *, check_response: bool = True, **kwargs: Any) -> requests.Response:
@@ -233,11 +283,18 @@ class OrangeLogicHook(BaseHook):
         if check_response and not response.ok:
             raise OrangeLogicAPIError(
                 f"{method.upper()} {endpoint} answered HTTP {response.status_code}"
-                f"{' (the access token was rejected)' if response.status_code == 401 else ''}: "
-                f"{_short_body(response)}",
+                f"{self._rejection_hint() if response.status_code == 401 else ''}: {_short_body(response)}",
                 status_code=response.status_code,
             )
         return response
+
+    def _rejection_hint(self) -> str:
+        if self.auth_mode == BEARER_TOKEN:
+            return (
+                " (the bearer token was rejected: it was probably revoked; create a new one in Orange Logic and put "
+                "it in the connection's Password)"
+            )
+        return " (the access token was rejected)"
 
     def search(
         self,
@@ -248,10 +305,14 @@ class OrangeLogicHook(BaseHook):
         max_pages: int | None = None,
         endpoint: str = SEARCH_ENDPOINT,
         on_page: Callable[[int, int], None] | None = None,
+        concurrency: int = 1,
     ) -> Iterator[dict[str, Any]]:
-        """Yield every asset matching an Orange Logic query (e.g. ``MediaType:Image``), page by page.
+        """Yield every asset matching an Orange Logic query (e.g. ``MediaType:Image``), in page order.
 
-        Only one page is held in memory. ``on_page(page_number, items_on_page)`` is called per page.
+        ``concurrency`` pages are fetched at once at most (default 1: one after another, one page in
+        memory); items still come in page order and at most ``concurrency`` pages are held. 429/503
+        answers lower the pace (see ``api/search.py``). ``on_page(page_number, items_on_page)`` is
+        called per page. A page that fails after retries raises ``SearchPageError`` naming it.
         """
         return iter_search(
             self.request,
@@ -261,6 +322,7 @@ class OrangeLogicHook(BaseHook):
             max_pages=max_pages,
             endpoint=endpoint,
             on_page=on_page,
+            concurrency=concurrency,
         )
 
     @contextlib.contextmanager
@@ -287,48 +349,27 @@ class OrangeLogicHook(BaseHook):
             raise OrangeLogicTokenStoreError(str(err)) from None
 
     def _authorization_hint(self) -> str:
+        from airflow_provider_orangelogic.plugins import page_url
+
         try:
             url = self.get_authorization_url()
         except ConfigurationError:
-            return "Set redirect_uri on the connection to get the authorization URL."
-        return f"Open it, approve, and run the orangelogic_token_exchange DAG with the code. Authorization URL: {url}"
+            return (
+                f"Press Re-authorize on the Orange Logic page ({page_url()}); for the headless way, set redirect_uri "
+                "on the connection to get the authorization URL."
+            )
+        return (
+            f"Press Re-authorize on the Orange Logic page ({page_url()}), or open the authorization URL, approve, "
+            f"and run the orangelogic_token_exchange DAG with the code. Authorization URL: {url}"
+        )
 
     # -- the UI's Test button -------------------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check host, credentials and stored tokens, and say which part is wrong."""
-        try:
-            settings = self.settings
-        except OrangeLogicError as err:
-            return False, str(err)
-        try:
-            requests.get(
-                settings.base_url, timeout=min(settings.timeout, 10), verify=settings.verify_ssl, allow_redirects=False
-            )
-        except requests.exceptions.SSLError:
-            return False, f"Host {settings.base_url} answered, but its TLS certificate was not accepted."
-        except requests.exceptions.RequestException as err:
-            return False, f"Host {settings.base_url} is unreachable ({type(err).__name__})."
-        try:
-            self.grant.exchange(_PROBE_CODE)
-        except ReauthorizationRequired as err:
-            if err.client_rejected:
-                return False, "Bad credentials: Orange Logic rejected the client ID or client secret."
-        except OrangeLogicError as err:
-            return False, f"The token endpoint did not answer as expected: {err}"
-        try:
-            status = self.token_status()
-        except TokenStoreError as err:
-            return False, f"Host and credentials are fine, but: {err}"
-        if not status["refresh_token_valid"]:
-            return False, (
-                f"Host and credentials are fine, but the refresh token expired at "
-                f"{status['refresh_token_expires_at']}: re-authorization needed (run orangelogic_token_exchange)."
-            )
-        return True, (
-            f"Connected to {settings.base_url}. Access token expires at {status['access_token_expires_at']}, "
-            f"refresh token at {status['refresh_token_expires_at']}."
-        )
+        """The UI's Test button: check host, credentials and tokens, and say which part is wrong."""
+        from airflow_provider_orangelogic.hooks.connection_check import check_connection
+
+        return check_connection(self)
 
 
 def _extra_of(conn: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from airflow_provider_orangelogic.compat import invalidate_cached_variable, secrets_backends
 from airflow_provider_orangelogic.core.errors import TokenStoreError, TokenStoreUnavailable
 from airflow_provider_orangelogic.hooks._airflow_context import in_task
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
@@ -75,9 +76,7 @@ class VariableTokenStore:
             )
 
     def _shadowing_backend(self) -> str | None:
-        from airflow.sdk.execution_time.supervisor import ensure_secrets_backend_loaded
-
-        for backend in ensure_secrets_backend_loaded():
+        for backend in secrets_backends():
             kind = type(backend).__name__
             if kind in ("ExecutionAPISecretsBackend", "MetastoreBackend"):
                 continue
@@ -90,11 +89,11 @@ class VariableTokenStore:
 
     def _read(self) -> str | None:
         if in_task():
-            from airflow.sdk import SecretCache, Variable
+            from airflow.sdk import Variable
 
             # A cached copy could be a pair another worker has already refreshed away; presenting its
             # refresh token again is exactly what must never happen.
-            SecretCache.invalidate_variable(self.name)
+            invalidate_cached_variable(self.name)
             return Variable.get(self.name, default=None)
         from airflow.models.variable import Variable as CoreVariable
 

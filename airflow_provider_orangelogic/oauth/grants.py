@@ -13,6 +13,9 @@ from typing import Any, Protocol
 
 from pendulum import DateTime
 
+from airflow_provider_orangelogic.core.errors import ConfigurationError
+from airflow_provider_orangelogic.core.fields import AUTHORIZATION_CODE, CLIENT_CREDENTIALS
+from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient
 from airflow_provider_orangelogic.oauth.tokens import GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, TokenPair
 
@@ -79,3 +82,16 @@ class ClientCredentialsGrant:
 
     def renew(self, pair: TokenPair | None) -> dict[str, Any]:
         return self.endpoint.client_credentials_grant()
+
+
+def grant_for(
+    settings: OrangeLogicSettings, endpoint: TokenEndpointClient
+) -> AuthorizationCodeGrant | ClientCredentialsGrant:
+    """The grant of the connection's ``auth_mode``; a bearer-token connection has none (ConfigurationError)."""
+    if settings.auth_mode == CLIENT_CREDENTIALS:
+        return ClientCredentialsGrant(endpoint)
+    if settings.auth_mode == AUTHORIZATION_CODE:
+        return AuthorizationCodeGrant(endpoint)
+    raise ConfigurationError(
+        f"auth_mode {settings.auth_mode} uses a fixed bearer token: there is no token to obtain or renew."
+    )

@@ -14,17 +14,30 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+from airflow_provider_orangelogic.core.config import LOCK_DIR_ENV
 from airflow_provider_orangelogic.core.errors import TokenStoreUnavailable
 
-LOCK_DIR_ENV = "ORANGELOGIC_LOCK_DIR"
 _thread_locks: dict[str, threading.Lock] = {}
 _registry_guard = threading.Lock()
+# Where a configured default comes from: the Airflow layer plugs in its [orangelogic] lock_dir reader.
+_configured_lock_dir: Callable[[], str | None] | None = None
+
+
+def set_configured_lock_dir(source: Callable[[], str | None] | None) -> None:
+    """Let the Airflow layer supply the configured lock directory (``[orangelogic] lock_dir``)."""
+    global _configured_lock_dir
+    _configured_lock_dir = source
 
 
 def default_lock_dir() -> str:
-    return os.environ.get(LOCK_DIR_ENV) or os.path.join(tempfile.gettempdir(), "airflow-orangelogic-locks")
+    """The lock directory when none is passed: the configured one, else ``$ORANGELOGIC_LOCK_DIR``, else a
+    folder in the system temp dir."""
+    configured = _configured_lock_dir() if _configured_lock_dir else None
+    return (
+        configured or os.environ.get(LOCK_DIR_ENV) or os.path.join(tempfile.gettempdir(), "airflow-orangelogic-locks")
+    )
 
 
 def _thread_lock(name: str) -> threading.Lock:

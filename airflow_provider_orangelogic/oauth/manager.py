@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,6 +98,9 @@ class TokenManager:
         self._clock = clock
         self._on_new_pair = on_new_pair or (lambda pair: None)
         self._cached: TokenPair | None = None
+        # Threads sharing this manager (a concurrent search) call the store one at a time: inside a task the
+        # store talks to the supervisor over one channel, which Airflow 3.0 and 3.1 do not lock.
+        self._store_calls = threading.RLock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.settings.base_url!r}, store={self.store.description!r})"
@@ -115,7 +119,8 @@ class TokenManager:
 
     def read_if_any(self) -> TokenPair | None:
         """Like ``read``, but None when nothing is stored yet."""
-        pair = self.store.load()
+        with self._store_calls:
+            pair = self.store.load()
         if pair is None:
             return None
         if pair.host != self.settings.base_url:
@@ -129,10 +134,11 @@ class TokenManager:
         return pair
 
     def _remember(self, pair: TokenPair) -> None:
-        cached = self._cached
-        if cached is None or (pair.access_token, pair.refresh_token) != (cached.access_token, cached.refresh_token):
-            self._on_new_pair(pair)  # registers the tokens with the secrets masker: once per pair
-        self._cached = pair
+        with self._store_calls:
+            cached = self._cached
+            if cached is None or (pair.access_token, pair.refresh_token) != (cached.access_token, cached.refresh_token):
+                self._on_new_pair(pair)  # registers the tokens with the secrets masker: once per pair
+            self._cached = pair
 
     def _leeway(self, pair: TokenPair) -> float:
         # Do not hand out a token that could expire while the request is in flight.
@@ -266,10 +272,12 @@ class TokenManager:
 
     def _save(self, pair: TokenPair, replaces: str | None) -> None:
         """Store a pair the server just issued; the journal keeps it if the store write fails."""
-        self._on_new_pair(pair)
+        with self._store_calls:
+            self._on_new_pair(pair)
         self.journal.write(pair, replaces)
         try:
-            self.store.save(pair)
+            with self._store_calls:
+                self.store.save(pair)
         except TokenStoreError as err:
             raise type(err)(
                 f"{err} The new pair is kept in the host-local rescue file {self.journal.path}; the next refresh "
@@ -283,7 +291,8 @@ class TokenManager:
         pending = self.journal.read()
         if pending is None:
             return None
-        stored = self.store.load()
+        with self._store_calls:
+            stored = self.store.load()
         if pending.pair.host != self.settings.base_url or not pending.supersedes(stored):
             self.journal.clear()  # stale: the store already moved on
             return None

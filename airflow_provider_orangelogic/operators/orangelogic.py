@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
+from airflow_provider_orangelogic.compat import BaseOperator
+from airflow_provider_orangelogic.core.errors import ConfigurationError
 from airflow_provider_orangelogic.hooks import _airflow_context
-from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
+from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicConfigurationError, OrangeLogicHook
+from airflow_provider_orangelogic.oauth.redirect import parse_pasted
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -17,8 +19,9 @@ if TYPE_CHECKING:
 class OrangeLogicExchangeCodeOperator(BaseOperator):
     """Trade an authorization code for the first token pair and store it in the connection's Variable.
 
-    :param code: The authorization code from the redirect address (templated, e.g.
-        ``"{{ params.code }}"``). It is masked before it can reach a log or the rendered-template view.
+    :param code: The authorization code, or the whole redirect address the browser landed on (code and
+        state are taken from it), templated, e.g. ``"{{ params.code }}"``. It is masked before it can reach
+        a log or the rendered-template view.
     :param orangelogic_conn_id: The Orange Logic connection (templated).
 
     Pushes to XCom only a summary (host, expiry times), never a token.
@@ -37,9 +40,22 @@ class OrangeLogicExchangeCodeOperator(BaseOperator):
         # Masked right after rendering, before the rendered fields are sent to the API server.
         if isinstance(self.code, str):
             _airflow_context.mask(self.code, self.code.strip())
+            with contextlib.suppress(ConfigurationError):
+                _airflow_context.mask(parse_pasted(self.code).code)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        return OrangeLogicHook(self.orangelogic_conn_id).exchange_code(self.code)
+        try:
+            pasted = parse_pasted(self.code)
+        except ConfigurationError as err:
+            raise OrangeLogicConfigurationError(str(err)) from None
+        _airflow_context.mask(pasted.code)
+        if pasted.from_address:
+            self.log.info(
+                "Took the code from the pasted address; its state is %r: check that it is the state of the "
+                "authorization URL you opened.",
+                pasted.state,
+            )
+        return OrangeLogicHook(self.orangelogic_conn_id).exchange_code(pasted.code)
 
 
 class OrangeLogicRefreshTokenOperator(BaseOperator):
@@ -49,10 +65,11 @@ class OrangeLogicRefreshTokenOperator(BaseOperator):
     again; the stored pair is never overwritten by a failed refresh.
 
     :param orangelogic_conn_id: The Orange Logic connection (templated).
-    :param force: Refresh even if the access token is still fresh.
+    :param force: Refresh even if the access token is still fresh (templated, e.g.
+        ``"{{ params.force }}"``; a bool, or a rendered "True"/"False", "true"/"false", "1"/"0").
     """
 
-    template_fields: Sequence[str] = ("orangelogic_conn_id",)
+    template_fields: Sequence[str] = ("orangelogic_conn_id", "force")
     ui_color = "#f7a35c"
 
     def __init__(
@@ -63,4 +80,25 @@ class OrangeLogicRefreshTokenOperator(BaseOperator):
         self.force = force
 
     def execute(self, context: Context) -> dict[str, Any]:
-        return OrangeLogicHook(self.orangelogic_conn_id).refresh_tokens(force=self.force)
+        return OrangeLogicHook(self.orangelogic_conn_id).refresh_tokens(force=_as_bool("force", self.force))
+
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", "", "none"})
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    """A bool from a bool, or from the string a template renders it to ("True", "false", "1", ...)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if value is None:
+        return False
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise ValueError(f"{name} must be true or false, got {value!r}")

@@ -42,6 +42,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
 def fault_help() -> str:
     """The fault kinds, from the stand-in's registry: what ``POST /_standin/faults`` accepts."""
     endpoints = " | ".join(f'"{name}"' for name in FAULT_ENDPOINTS)
@@ -82,6 +89,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--catalogue-size", type=int, default=defaults.catalogue_size)
     parser.add_argument("--no-expires-in", action="store_true", help="omit expires_in from token answers")
     parser.add_argument("--no-global-info", action="store_true", help="omit GlobalInfo from search answers")
+    parser.add_argument(
+        "--search-latency",
+        type=_non_negative_float,
+        default=defaults.search_latency,
+        metavar="SECONDS",
+        help="how long each search request takes, like a network round trip (default: 0)",
+    )
+    parser.add_argument(
+        "--search-max-in-flight",
+        type=_non_negative_int,
+        default=defaults.search_max_in_flight,
+        metavar="N",
+        help="search requests allowed in progress at once; one more is answered 429 (default: 0, no limit)",
+    )
+    parser.add_argument(
+        "--search-retry-after",
+        type=_non_negative_float,
+        default=defaults.search_retry_after,
+        metavar="SECONDS",
+        help=f"the Retry-After of those 429 answers (default: {defaults.search_retry_after:g})",
+    )
     parser.add_argument("--port-file", type=Path, help="write the bound port to this file (atomically)")
     parser.add_argument(
         "--max-runtime",
@@ -103,6 +131,9 @@ def config_from_args(args: argparse.Namespace) -> StandInConfig:
         "catalogue_size": args.catalogue_size,
         "send_expires_in": not args.no_expires_in,
         "global_info": not args.no_global_info,
+        "search_latency": args.search_latency,
+        "search_max_in_flight": args.search_max_in_flight,
+        "search_retry_after": args.search_retry_after,
     }
     if args.redirect_uris:
         changes["redirect_uris"] = tuple(args.redirect_uris)

@@ -38,6 +38,8 @@ class StandInProcess:
     caller's group (Ctrl-C) do not reach it and ``stop()`` signals its whole group.
     ``timeout_grace``: run it under timeout(1), which ends it ``timeout_grace`` seconds after
     ``max_runtime`` should have stopped it (for a hung stand-in, or one whose caller was killed).
+    ``search_latency``, ``search_max_in_flight``, ``search_retry_after``: the search pacing of
+    :class:`StandInConfig` (``configure()`` changes them while it runs).
     """
 
     def __init__(
@@ -49,6 +51,9 @@ class StandInProcess:
         catalogue_size: int = 250,
         access_lifetime: float | None = None,
         refresh_lifetime: float | None = None,
+        search_latency: float | None = None,
+        search_max_in_flight: int | None = None,
+        search_retry_after: float | None = None,
         max_runtime: float = 1800.0,
         lenient: bool = False,
         log_path: Path | None = None,
@@ -67,7 +72,13 @@ class StandInProcess:
             "--catalogue-size", str(catalogue_size), "--port-file", str(port_file),
             "--max-runtime", str(max_runtime),
         ]  # fmt: skip
-        for option, value in (("--access-lifetime", access_lifetime), ("--refresh-lifetime", refresh_lifetime)):
+        for option, value in (
+            ("--access-lifetime", access_lifetime),
+            ("--refresh-lifetime", refresh_lifetime),
+            ("--search-latency", search_latency),
+            ("--search-max-in-flight", search_max_in_flight),
+            ("--search-retry-after", search_retry_after),
+        ):
             if value is not None:
                 command += [option, str(value)]
         if lenient:

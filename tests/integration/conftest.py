@@ -7,14 +7,19 @@ import sqlite3
 import textwrap
 
 import pytest
-import requests
 
 from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
+from airflow_provider_orangelogic.testing.browser import follow_authorization
 from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
 
 CLIENT_ID = "airflow-it-client"
 CLIENT_SECRET = "it-client-secret-4f9QwZ"
 REDIRECT_URI = "http://127.0.0.1:8080/orangelogic/callback"
+
+
+# Long enough that no token expires during the suite however slow the machine is, and unlike the
+# 24-hour fallback, so a test can tell the lifetime came from expires_in. Refreshes are forced.
+ACCESS_LIFETIME = 6 * 3600
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +28,7 @@ def stand_in():
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         redirect_uris=(REDIRECT_URI,),
-        access_lifetime=600,
+        access_lifetime=ACCESS_LIFETIME,
         catalogue_size=1000,
         strict=True,
     )
@@ -58,14 +63,8 @@ def hook_call(sandbox: AirflowSandbox, conn_id: str, expression: str, env: dict 
 
 
 def authorize_in_browser(url: str) -> str:
-    """What a person does: open the URL, approve, copy ``code`` from the redirect address."""
-    answer = requests.get(url, allow_redirects=False, timeout=10)
-    assert answer.status_code == 302, answer.text
-    location = requests.utils.urlparse(answer.headers["Location"])
-    params = dict(part.split("=", 1) for part in location.query.split("&"))
-    sent_state = dict(part.split("=", 1) for part in requests.utils.urlparse(url).query.split("&"))["state"]
-    assert params["state"] == sent_state
-    return params["code"]
+    """What a person does: open the URL, approve, copy ``code`` from the redirect address (state checked)."""
+    return follow_authorization(url, timeout=120).code
 
 
 def db_rows(sandbox: AirflowSandbox, table: str) -> list[tuple]:

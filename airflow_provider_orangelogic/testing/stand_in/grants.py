@@ -25,6 +25,7 @@ from airflow_provider_orangelogic.testing.stand_in.messages import (
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
 TOKEN_PARAMS = ("client_id", "client_secret", "grant_type", "code")
+CLIENT_CREDENTIALS_PARAMS = ("client_id", "client_secret", "grant_type")
 
 
 class OAuthError(Exception):
@@ -72,8 +73,8 @@ def authorization_problem(config: StandInConfig, client_id: str | None, redirect
     return None
 
 
-def token_params(request: Request) -> dict[str, str]:
-    """The four token parameters from a form or JSON body; raises invalid_request."""
+def token_params(request: Request, required: tuple[str, ...] = TOKEN_PARAMS) -> dict[str, str]:
+    """The token parameters from a form or JSON body; raises invalid_request."""
     if is_json(request):
         try:
             data = json_object(request.body)
@@ -89,10 +90,17 @@ def token_params(request: Request) -> dict[str, str]:
         if repeated:
             raise OAuthError(400, "invalid_request", f"repeated parameters: {', '.join(repeated)}")
         params = first_values(parsed)
-    missing = [name for name in TOKEN_PARAMS if not params.get(name)]
+    missing = [name for name in required if not params.get(name)]
     if missing:
         raise OAuthError(400, "invalid_request", f"missing required parameters: {', '.join(missing)}")
     return params
+
+
+def _authenticate_client(config: StandInConfig, params: dict[str, str]) -> None:
+    if params["client_id"] != config.client_id or not secrets.compare_digest(
+        params["client_secret"].encode(), config.client_secret.encode()
+    ):
+        raise OAuthError(401, "invalid_client", "client authentication failed")
 
 
 def token_payload(config: StandInConfig, access: str, refresh: str | None) -> dict[str, Any]:
@@ -128,10 +136,7 @@ class GrantBook:
 
     def grant_tokens(self, config: StandInConfig, params: dict[str, str]) -> dict[str, Any]:
         """The token answer for checked ``token_params``; raises OAuthError."""
-        if params["client_id"] != config.client_id or not secrets.compare_digest(
-            params["client_secret"].encode(), config.client_secret.encode()
-        ):
-            raise OAuthError(401, "invalid_client", "client authentication failed")
+        _authenticate_client(config, params)
         grant_type = params["grant_type"]
         if grant_type not in GRANT_TYPES:
             raise OAuthError(400, "unsupported_grant_type", f"grant_type {grant_type!r}")
@@ -139,12 +144,28 @@ class GrantBook:
             return self._exchange_code(config, params["client_id"], params["code"])
         return self._exchange_refresh(config, params["client_id"], params["code"])
 
-    def bearer_problem(self, header: str | None) -> str | None:
+    def client_credentials(self, config: StandInConfig, params: dict[str, str]) -> dict[str, Any]:
+        """A new access token for the client alone (no refresh token); raises OAuthError."""
+        _authenticate_client(config, params)
+        if params["grant_type"] != "client_credentials":
+            raise OAuthError(400, "unsupported_grant_type", f"grant_type {params['grant_type']!r}")
+        if not config.client_credentials_enabled:
+            raise OAuthError(400, "unauthorized_client", "client credentials are not allowed for this client")
+        access, access_expires = self._new_secret(time.monotonic(), config.access_lifetime)
+        self._access[access] = Grant(params["client_id"], access, access_expires, {})
+        self._counters["client_credentials_grants"] += 1
+        if config.client_credentials_answer == "camel":
+            return {"accessToken": access, "expiresInSeconds": str(int(config.access_lifetime))}
+        return {"access_token": access, "token_type": "Bearer", "expires_in": int(config.access_lifetime)}
+
+    def bearer_problem(self, header: str | None, fixed_tokens: tuple[str, ...] = ()) -> str | None:
         """Why an ``Authorization`` header does not grant access, or None if it does."""
         scheme, _, token = (header or "").strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return "missing bearer token"
+        if token in fixed_tokens:
+            return None
         grant = self._access.get(token)
         if grant is None or grant.access_token != token:
             return "unknown access token"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +18,8 @@ from airflow_provider_orangelogic.testing.stand_in.catalogue import SearchError,
 from airflow_provider_orangelogic.testing.stand_in.config import StandInConfig, updated, validated
 from airflow_provider_orangelogic.testing.stand_in.faults import NO_FAULT, Fault, FaultQueue, pending_fault
 from airflow_provider_orangelogic.testing.stand_in.grants import (
+    CLIENT_CREDENTIALS_PARAMS,
+    TOKEN_PARAMS,
     GrantBook,
     OAuthError,
     authorization_problem,
@@ -46,9 +49,13 @@ COUNTER_NAMES = (
     "code_reuses",
     "grants_revoked",
     "codes_issued",
+    "client_credentials_requests",
+    "client_credentials_grants",
     "search_requests",
     "search_pages_served",
     "search_items_served",
+    "search_429",  # search requests refused for exceeding search_max_in_flight
+    "search_peak_in_flight",  # the most search requests in progress at once (a high-water mark, not a count)
     "unauthorized",
     "faults_injected",
 )
@@ -63,12 +70,18 @@ class StandInService:
         self._lock = threading.Lock()
         self._config = validated(config)
         self._issued: list[str] = []  # survives reset(): tests scan logs for every secret ever issued
+        self._search_in_flight = 0  # survives reset(): requests in progress end after it
         self._reset_state()
         control = CONTROL_PREFIX
         self._routes: dict[str, dict[str, Handler]] = {
             endpoints.AUTHORIZE: {"GET": self._handle_auth},
             endpoints.TOKEN: {"POST": self._with_faults("token", self._handle_token)},
-            endpoints.SEARCH: dict.fromkeys(("GET", "POST"), self._with_faults("search", self._handle_search)),
+            endpoints.CLIENT_CREDENTIALS: {
+                "POST": self._with_faults("client_credentials", self._handle_client_credentials)
+            },
+            endpoints.SEARCH: dict.fromkeys(
+                ("GET", "POST"), self._paced(self._with_faults("search", self._handle_search))
+            ),
             f"{control}counters": {"GET": lambda _: json_response(200, self.counters())},
             f"{control}issued": {"GET": lambda _: json_response(200, self.issued_secrets())},
             f"{control}faults": {
@@ -159,6 +172,38 @@ class StandInService:
 
         return handle
 
+    def _paced(self, handler: Handler) -> Handler:
+        """``handler`` behind the search pacing: refused with 429 above ``search_max_in_flight``, else
+        delayed by ``search_latency`` (outside the lock, so that requests overlap as over a network)."""
+
+        def handle(request: Request) -> Response:
+            with self._lock:
+                config = self._config
+                limit = config.search_max_in_flight
+                if limit and self._search_in_flight >= limit:
+                    self._counters["search_requests"] += 1
+                    self._counters["search_429"] += 1
+                    refused = True
+                else:
+                    refused = False
+                    self._search_in_flight += 1
+                    peak = max(self._counters["search_peak_in_flight"], self._search_in_flight)
+                    self._counters["search_peak_in_flight"] = peak
+            if refused:
+                wait = config.search_retry_after
+                description = f"more than {limit} search requests in progress; retry after {wait:g} s"
+                return error_response(429, "too_many_requests", description, {"Retry-After": f"{wait:g}"})
+            try:
+                if config.search_latency:
+                    time.sleep(config.search_latency)
+                return handler(request)
+            finally:
+                # Before the answer is written: a client that waits for its answers never exceeds the limit.
+                with self._lock:
+                    self._search_in_flight -= 1
+
+        return handle
+
     def _take_fault(self, endpoint: str) -> Fault:
         """The fault for this request (one use of the oldest that applies), or NO_FAULT."""
         with self._lock:
@@ -182,7 +227,10 @@ class StandInService:
             return html_response(400, "Authorization request rejected", problem)
         redirect_uri = params["redirect_uri"]
         with self._lock:
-            answer = {"code": self._grants.issue_code(self._config, params["client_id"], redirect_uri)}
+            if self._config.deny_authorization:
+                answer = {"error": "access_denied", "error_description": "The resource owner denied the request."}
+            else:
+                answer = {"code": self._grants.issue_code(self._config, params["client_id"], redirect_uri)}
         if "state" in params:
             answer["state"] = params["state"]
         separator = "&" if "?" in redirect_uri else "?"
@@ -192,10 +240,28 @@ class StandInService:
     # ---- token endpoint ----
 
     def _handle_token(self, request: Request, fault: Fault) -> Response:
+        return self._issue(request, fault, lambda params: self._grants.grant_tokens(self._config, params))
+
+    def _handle_client_credentials(self, request: Request, fault: Fault) -> Response:
+        return self._issue(
+            request,
+            fault,
+            lambda params: self._grants.client_credentials(self._config, params),
+            required=CLIENT_CREDENTIALS_PARAMS,
+        )
+
+    def _issue(
+        self,
+        request: Request,
+        fault: Fault,
+        grant: Callable[[dict[str, str]], dict[str, Any]],
+        required: tuple[str, ...] = TOKEN_PARAMS,
+    ) -> Response:
+        """A token answer from ``grant``, counted, with the request's fault applied to it."""
         try:
-            params = token_params(request)
+            params = token_params(request, required)
             with self._lock:
-                payload = self._grants.grant_tokens(self._config, params)
+                payload = grant(params)
         except OAuthError as exc:
             self._count("token_errors")
             response = exc.response()
@@ -209,8 +275,8 @@ class StandInService:
 
     def _handle_search(self, request: Request, fault: Fault) -> Response:
         with self._lock:
-            problem = self._grants.bearer_problem(request.headers.get("Authorization"))
             config = self._config
+            problem = self._grants.bearer_problem(request.headers.get("Authorization"), config.bearer_tokens)
         if problem is not None:
             self._count("unauthorized")
             challenge = f'Bearer error="invalid_token", error_description="{problem}"'

@@ -1,0 +1,172 @@
+"""Land the result of an Orange Logic search in object storage as JSON Lines, thin over OrangeLogicHook.search."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip as gzip_module
+import json
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_orangelogic.compat import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, ObjectStoragePath
+
+# api/search.py's default, spelled out so that parsing a DAG using this operator does not import requests.
+DEFAULT_FIELDS = ("SystemIdentifier", "Title", "MediaType")
+LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
+# Lines are written in batches of about this many bytes: one write per batch, not per asset.
+WRITE_BATCH_BYTES = 1 << 20
+
+
+class OrangeLogicSearchToStorageOperator(BaseOperator):
+    """Write every asset matching an Orange Logic search to one JSON Lines object (one asset per line).
+
+    The file is written under a temporary name next to the destination and renamed to it only once
+    the search is complete, so a failed or killed run never leaves a half file under the final name
+    (a killed run may leave the hidden ``.<name>.<random>.tmp`` behind). An existing file is replaced.
+
+    :param path: The destination (templated): an ``ObjectStoragePath`` or its URL, e.g.
+        ``file:///data/orangelogic/{{ ds }}.jsonl``, ``s3://bucket/assets/{{ ds }}.jsonl.gz`` (with the
+        Amazon provider) or ``gs://...`` (with the Google provider).
+    :param query: The Orange Logic search query (templated), e.g. ``MediaType:Image``.
+    :param fields: The fields of each asset (templated).
+    :param page_size: Assets per page, 1 to 1000 (templated).
+    :param concurrency: Pages in flight at most, 1 to 10 (templated); 429/503 answers lower it.
+    :param gzip: Compress with gzip; default: when the path ends in ``.gz``.
+    :param orangelogic_conn_id: The Orange Logic connection (templated).
+    :param storage_conn_id: The connection of the object store, when the path's URL names none
+        (``s3://conn_id@bucket/key`` does).
+
+    Returns (XCom) ``{"path", "count", "pages", "bytes", "gzip"}``.
+    """
+
+    template_fields: Sequence[str] = ("path", "query", "fields", "page_size", "concurrency", "orangelogic_conn_id")
+    ui_color = "#f7a35c"
+
+    def __init__(
+        self,
+        *,
+        path: str | ObjectStoragePath,
+        query: str,
+        fields: Sequence[str] = DEFAULT_FIELDS,
+        page_size: int | str = 100,
+        concurrency: int | str = 4,
+        gzip: bool | None = None,
+        orangelogic_conn_id: str = "orangelogic_default",
+        storage_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.path = path
+        self.query = query
+        self.fields = fields
+        self.page_size = page_size
+        self.concurrency = concurrency
+        self.gzip = gzip
+        self.orangelogic_conn_id = orangelogic_conn_id
+        self.storage_conn_id = storage_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
+
+        destination = _storage_path(self.path, self.storage_conn_id)
+        compress = destination.name.endswith(".gz") if self.gzip is None else bool(self.gzip)
+        pages = 0
+
+        def count_page(page: int, items: int) -> None:
+            nonlocal pages
+            pages = page
+
+        assets = OrangeLogicHook(self.orangelogic_conn_id).search(
+            self.query,
+            fields=_field_list(self.fields),
+            page_size=_integer("page_size", self.page_size),
+            concurrency=_integer("concurrency", self.concurrency),
+            on_page=count_page,
+        )
+        count = write_json_lines(destination, assets, gzip=compress)
+        size = destination.fs.size(destination.path)
+        self.log.info("Wrote %d asset(s) from %d page(s) to %s (%d bytes).", count, pages, destination, size)
+        return {"path": str(destination), "count": count, "pages": pages, "bytes": size, "gzip": compress}
+
+
+def write_json_lines(destination: ObjectStoragePath, records: Iterable[Any], *, gzip: bool = False) -> int:
+    """Write ``records`` to ``destination``, one JSON object per line, atomically; returns how many.
+
+    Written to a temporary object beside the destination, then moved onto it (a rename on a local
+    disk; a server-side copy, which appears whole, on object stores). On any failure, including one
+    raised while iterating ``records``, the temporary object is removed and the destination is left
+    as it was.
+    """
+    fs = destination.fs
+    temporary = (destination.parent / f".{destination.name}.{uuid.uuid4().hex[:12]}.tmp").path
+    local = destination.protocol in LOCAL_PROTOCOLS
+    if local:
+        fs.makedirs(destination.parent.path, exist_ok=True)
+    count = 0
+    try:
+        with fs.open(temporary, "wb") as raw:
+            # No name or time in the gzip header: the same assets give the same bytes.
+            sink = gzip_module.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if gzip else nullcontext(raw)
+            with sink as out:
+                batch: list[bytes] = []
+                size = 0
+                for record in records:
+                    line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+                    batch.append(line)
+                    size += len(line)
+                    count += 1
+                    if size >= WRITE_BATCH_BYTES:
+                        out.write(b"".join(batch))
+                        batch, size = [], 0
+                if batch:
+                    out.write(b"".join(batch))
+            if local:  # on disk before the rename makes it visible
+                raw.flush()
+                os.fsync(raw.fileno())
+        fs.mv(temporary, destination.path)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            if fs.exists(temporary):
+                fs.rm(temporary)
+        raise
+    return count
+
+
+def _storage_path(path: Any, conn_id: str | None) -> ObjectStoragePath:
+    from airflow.sdk import ObjectStoragePath
+
+    if isinstance(path, ObjectStoragePath):
+        return path
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError(f"path must be an ObjectStoragePath or a URL such as file:///data/assets.jsonl, not {path!r}")
+    text = path.strip()
+    if "://" not in text:
+        raise ValueError(f"path {text!r} has no scheme: write file://{text} for a local file, or s3://, gs://, ...")
+    return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+
+
+def _field_list(fields: Any) -> list[str]:
+    if isinstance(fields, str):
+        fields = fields.split(",")
+    names = [str(name).strip() for name in fields if str(name).strip()]
+    if not names:
+        raise ValueError("fields must name at least one field, e.g. SystemIdentifier")
+    return names
+
+
+def _integer(name: str, value: Any) -> int:
+    """An int from an int or from the string a template renders it to ("100")."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None

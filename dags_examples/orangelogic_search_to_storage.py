@@ -1,0 +1,2 @@
+from airflow_provider_orangelogic.dags import search_to_storage_dag
+dag = search_to_storage_dag()

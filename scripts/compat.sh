@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The compatibility matrix: the built wheel on the newest patch of each supported Airflow minor
+# (3.0.6, 3.1.8, 3.2.2, 3.3.2), each in a clean uv venv, checked for registration, imports, the
+# connection form, the [orangelogic] config and the token lifecycle on SQLite against the stand-in.
+# Prints a table (docs/compatibility.md holds one from a real run).
+#
+#   ./scripts/compat.sh                  # all four minors
+#   ./scripts/compat.sh 3.0.6 3.3.2      # a subset
+#   ./scripts/compat.sh --json out.json  # also keep the results
+#
+# Work files (wheel, venvs, logs) go to .compat/; downloads are cached by uv (UV_CACHE_DIR or its default).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.local/bin:$PATH"
+python=$(command -v python3.11 || command -v python3)
+exec "$python" scripts/compat.py "$@"

@@ -1,0 +1,302 @@
+"""Check one Airflow installation that has the built wheel of this provider installed.
+
+Run by ``scripts/compat.sh`` with the interpreter of a clean virtualenv (that Airflow + the wheel, no
+editable install, nothing from this repository on the path). Writes one JSON object: Airflow's version
+and, per check, pass/fail, seconds and a short detail (never a secret).
+
+provider   ``airflow providers list`` lists airflow-provider-orangelogic at the wheel's version
+imports    hook, operators, DAG factories, stand-in, sandbox import from site-packages
+form       the connection form metadata the UI reads (``HookMetaService.hook_meta_data()``, the data behind
+           the UI's connection form on every 3.x) has our relabelled standard fields and every declared
+           extra field with its label, type, choices and default
+config     ``airflow config list`` shows ``[orangelogic]`` with its defaults and descriptions
+exchange   the lifecycle on SQLite against the stand-in, each DAG from a two-line DAG file calling the
+refresh    package's factories, run by ``airflow dags test``: the code exchange, a forced refresh (its
+search     lock file in ``[orangelogic] lock_dir``), a search
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import secrets
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+CLIENT_ID = "compat-client"
+REDIRECT_URI = "http://127.0.0.1:8080/orangelogic/callback"
+CHECKS = ("provider", "imports", "form", "config", "exchange", "refresh", "search")
+TWO_LINE_DAGS = {
+    "orangelogic_token_exchange": "token_exchange_dag",
+    "orangelogic_token_refresh": "token_refresh_dag",
+    "orangelogic_search_example": "search_example_dag",
+}
+
+HOOK_META = """
+import json
+from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+(meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "orangelogic"]
+print("RESULT=" + json.dumps(meta.model_dump(), default=str))
+"""
+
+IMPORTS = """
+import json
+import airflow_provider_orangelogic as package
+from airflow_provider_orangelogic import compat
+from airflow_provider_orangelogic.dags import search_example_dag, token_exchange_dag, token_refresh_dag
+from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
+from airflow_provider_orangelogic.operators.orangelogic import (
+    OrangeLogicExchangeCodeOperator, OrangeLogicRefreshTokenOperator)
+from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
+from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
+print("RESULT=" + json.dumps({"file": package.__file__, "version": package.__version__,
+                              "airflow": list(compat.AIRFLOW_VERSION),
+                              "declarative_form": compat.DECLARATIVE_CONNECTION_FORM}))
+"""
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def result_line(output: str) -> Any:
+    lines = [line for line in output.splitlines() if line.startswith("RESULT=")]
+    if not lines:
+        raise CheckFailed(f"no RESULT line in: {output[-600:]}")
+    return json.loads(lines[-1].removeprefix("RESULT="))
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def check_provider(box: Any, wheel_version: str) -> str:
+    listed = box.airflow("providers", "list").stdout
+    row = [line for line in listed.splitlines() if "airflow-provider-orangelogic" in line]
+    expect(bool(row), "airflow-provider-orangelogic is not in `airflow providers list`")
+    expect(wheel_version in row[0], f"listed as {row[0].strip()!r}, not version {wheel_version}")
+    return f"listed, {wheel_version}"
+
+
+def check_imports(box: Any, venv: Path) -> str:
+    found = result_line(box.python(IMPORTS).stdout)
+    location = Path(found["file"]).resolve()
+    expect(str(location).startswith(str(venv.resolve())), f"imported from {location}, not from the venv")
+    mode = "declarative form" if found["declarative_form"] else "form from hook methods"
+    return f"from site-packages; Airflow {found['airflow'][0]}.{found['airflow'][1]} ({mode})"
+
+
+def check_form(box: Any) -> str:
+    from airflow_provider_orangelogic.core import fields
+
+    meta = result_line(box.python(HOOK_META).stdout)
+    expect(meta["hook_name"] == "Orange Logic", f"hook name {meta['hook_name']!r}")
+    standard = meta.get("standard_fields") or {}
+    expect(bool(standard), "no standard-field behaviour (relabelling) in the UI metadata")
+    behaviour = fields.ui_field_behaviour()
+    for name, label in behaviour["relabeling"].items():
+        got = (standard.get(name) or {}).get("title")
+        expect(got == label, f"standard field {name} titled {got!r}, expected {label!r}")
+    for name in behaviour["hidden_fields"]:
+        key = "url_schema" if name == "schema" else name
+        expect((standard.get(key) or {}).get("hidden") is True, f"standard field {name} not hidden")
+    extra = meta.get("extra_fields") or {}
+    expect(sorted(extra) == sorted(fields.EXTRA_FIELD_NAMES), f"extra fields {sorted(extra)}")
+    for declared in fields.EXTRA_FIELDS:
+        widget = extra[declared.name]
+        schema = widget["schema"]
+        expect(schema.get("title") == declared.label, f"{declared.name} titled {schema.get('title')!r}")
+        expect(declared.description in (widget.get("description") or ""), f"{declared.name}: no description")
+        if declared.choices:
+            expect(
+                [v for v in schema.get("enum", []) if v is not None] == list(declared.choice_values),
+                f"{declared.name} choices {schema.get('enum')}",
+            )
+        if declared.masked or declared.default is None:
+            expect(widget.get("value") is None, f"{declared.name} pre-filled with {widget.get('value')!r}")
+        else:
+            expect(
+                str(widget.get("value")) in (str(declared.default), fields.show(declared.default)),
+                f"{declared.name} default {widget.get('value')!r}, expected {declared.default!r}",
+            )
+    return f"{len(behaviour['relabeling'])} relabelled, {len(extra)} extra fields with labels and defaults"
+
+
+def check_config(box: Any, lock_dir: Path) -> str:
+    from airflow_provider_orangelogic.core import config
+
+    # lock_dir is set for this sandbox (AIRFLOW__ORANGELOGIC__LOCK_DIR): listed with that value.
+    values = {option.name: option.default or "" for option in config.OPTIONS}
+    values[config.LOCK_DIR.name] = str(lock_dir)
+
+    command = ["config", "list", "--section", config.SECTION, "--include-descriptions", "--include-examples"]
+    # 3.2+ hides values unless asked; 3.0/3.1 show them and do not know the flag.
+    listed = box.airflow(*command, "--show-values", check=False)
+    if listed.returncode != 0:
+        listed = box.airflow(*command)
+    listed = listed.stdout
+    expect(f"[{config.SECTION}]" in listed, "no [orangelogic] section in `airflow config list`")
+    for option in config.OPTIONS:
+        expect(
+            re.search(rf"^{option.name} = {re.escape(values[option.name])}\s*$", listed, re.MULTILINE) is not None,
+            f"{option.name} not listed with the value {values[option.name]!r}",
+        )
+        expect(option.description[:60] in listed, f"{option.name}: description not listed")
+    return f"[{config.SECTION}] with {len(config.OPTIONS)} options, descriptions, examples and values"
+
+
+def write_two_line_dags(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for dag_id, factory in TWO_LINE_DAGS.items():
+        (folder / f"{dag_id}.py").write_text(
+            f"from airflow_provider_orangelogic.dags import {factory}\ndag = {factory}()\n", encoding="utf-8"
+        )
+
+
+def dags_test(box: Any, dag_id: str, conf: dict[str, Any]) -> Any:
+    """``airflow dags test``; a failure keeps the output's tail."""
+    run = box.dags_test(dag_id, conf, check=False)
+    if run.returncode != 0:
+        tail = "\n".join((run.stdout + run.stderr).splitlines()[-40:])
+        raise CheckFailed(f"airflow dags test {dag_id} exited {run.returncode}:\n{tail}")
+    return run
+
+
+def token_status(box: Any) -> dict[str, Any]:
+    code = (
+        "import json\nfrom airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook\n"
+        "print('RESULT=' + json.dumps(OrangeLogicHook('orangelogic_default').token_status()))\n"
+    )
+    return result_line(box.python(code).stdout)
+
+
+def run_lifecycle(box: Any, lock_dir: Path, record: Callable[..., None]) -> None:
+    from airflow_provider_orangelogic.testing.browser import authorize_like_a_browser
+    from airflow_provider_orangelogic.testing.process import StandInProcess
+
+    client_secret = "compat-" + secrets.token_urlsafe(12)
+    outputs: list[str] = []
+    with StandInProcess(
+        client_id=CLIENT_ID, client_secret=client_secret, redirect_uri=REDIRECT_URI, max_runtime=1800
+    ) as stand_in:
+
+        def exchange() -> str:
+            box.migrate()
+            box.add_connection(
+                "orangelogic_default",
+                conn_type="orangelogic",
+                host=stand_in.url,
+                login=CLIENT_ID,
+                password=client_secret,
+                extra={"redirect_uri": REDIRECT_URI},
+            )
+            code = (
+                "from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook\n"
+                "print('RESULT=\"' + OrangeLogicHook('orangelogic_default').get_authorization_url() + '\"')\n"
+            )
+            url = result_line(box.python(code).stdout)
+            run = dags_test(
+                box,
+                "orangelogic_token_exchange",
+                {"code": authorize_like_a_browser(url), "conn_id": "orangelogic_default"},
+            )
+            outputs.append(run.stdout + run.stderr)
+            status = token_status(box)
+            expect(status.get("obtained_by") == "authorization_code", f"after the exchange: {status}")
+            expect(bool(status.get("access_token_valid")), "no valid access token after the exchange")
+            return "pair stored in the Variable by the exchange DAG"
+
+        def refresh() -> str:
+            before = token_status(box)
+            run = dags_test(box, "orangelogic_token_refresh", {"force": True})
+            outputs.append(run.stdout + run.stderr)
+            after = token_status(box)
+            expect(after.get("obtained_by") == "refresh_token", f"after the refresh: obtained_by {after}")
+            expect(after.get("obtained_at") != before.get("obtained_at"), "the refresh stored no new pair")
+            counters = stand_in.counters()
+            expect(counters.get("refresh_token_reuses", 0) == 0, "a refresh token was presented twice")
+            locks = sorted(p.name for p in lock_dir.glob("*.lock"))
+            expect(bool(locks), f"no lock file in [orangelogic] lock_dir {lock_dir}")
+            return f"refreshed with the refresh token; lock in [orangelogic] lock_dir ({len(locks)} file)"
+
+        def search() -> str:
+            run = dags_test(box, "orangelogic_search_example", {"query": "MediaType:Image", "page_size": 50})
+            outputs.append(run.stdout + run.stderr)
+            found = re.search(r"Search '[^']*': (\d+) assets over (\d+) pages", run.stdout + run.stderr)
+            expect(found is not None and int(found[1]) > 0, "the search DAG reported no assets")
+            issued = (*stand_in.issued_secrets(), client_secret)
+            lines = [line for output in outputs for line in output.splitlines()]
+            # Airflow 3.0's `dags test` echoes every Task SDK message at debug level, the values sent to the
+            # secrets masker included: Airflow's own output, not the provider's (3.1+ does not).
+            echo = [
+                line
+                for line in lines
+                if "[debug" in line and ("Sending request" in line or "Received message from task runner" in line)
+            ]
+            leaked = [s for s in issued if any(s in line for line in lines if line not in echo)]
+            expect(not leaked, f"{len(leaked)} secret(s) in the task output")
+            note = f"; {len(echo)} Task SDK debug echo lines of `dags test` not scanned" if echo else ""
+            return f"{found[1]} assets over {found[2]} pages; no secret in the task output{note}"
+
+        for name, step in (("exchange", exchange), ("refresh", refresh), ("search", search)):
+            if not record(name, step):
+                break  # the later steps need the earlier ones
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Check this Airflow + the installed provider wheel.")
+    parser.add_argument("--workdir", required=True, help="an empty folder for AIRFLOW_HOME and the DAG files")
+    parser.add_argument("--venv", required=True, help="the virtualenv under test (the package must load from it)")
+    parser.add_argument("--wheel-version", required=True)
+    parser.add_argument("--json", required=True, help="where to write the results")
+    args = parser.parse_args()
+
+    from importlib.metadata import version
+
+    from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
+
+    workdir = Path(args.workdir)
+    lock_dir = workdir / "configured-locks"
+    box = AirflowSandbox(
+        workdir / "airflow",
+        workdir / "dags",
+        # The option under test; the sandbox's ORANGELOGIC_LOCK_DIR is what it overrides.
+        extra_env={"AIRFLOW__ORANGELOGIC__LOCK_DIR": str(lock_dir)},
+    )
+    write_two_line_dags(workdir / "dags")
+    results: dict[str, Any] = {"airflow": version("apache-airflow"), "checks": {}}
+
+    def record(name: str, check: Callable[[], str]) -> bool:
+        started = time.monotonic()
+        try:
+            detail, ok = check(), True
+        except Exception as error:
+            detail, ok = f"{type(error).__name__}: {error}"[-1500:], False
+            traceback.print_exc()
+        results["checks"][name] = {"ok": ok, "seconds": round(time.monotonic() - started, 1), "detail": detail}
+        print(f"  {name:9} {'pass' if ok else 'FAIL'}  {detail.splitlines()[0][:150]}", flush=True)
+        return ok
+
+    record("provider", lambda: check_provider(box, args.wheel_version))
+    record("imports", lambda: check_imports(box, Path(args.venv)))
+    record("form", lambda: check_form(box))
+    record("config", lambda: check_config(box, lock_dir))
+    try:
+        run_lifecycle(box, lock_dir, record)
+    except Exception as error:  # the stand-in did not start
+        for name in ("exchange", "refresh", "search"):
+            results["checks"].setdefault(name, {"ok": False, "seconds": 0, "detail": f"{error}"})
+    for name in CHECKS:
+        results["checks"].setdefault(name, {"ok": False, "seconds": 0, "detail": "not run (an earlier step failed)"})
+    Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0 if all(c["ok"] for c in results["checks"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
