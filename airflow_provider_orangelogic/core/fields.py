@@ -198,9 +198,9 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "auth_mode",
         "Auth mode",
         ENUM,
-        "How Airflow authenticates: authorization_code (a person authorizes once; Client ID, Client secret and "
-        "Redirect URI needed), client_credentials (no browser step; Client ID and Client secret), or "
-        "bearer_token (a non-expiring token created in Orange Logic, in the Client secret field; Client ID "
+        "How Airflow authenticates: authorization_code (Client ID and Client secret; a person authorizes once, "
+        "with Authorize on the Orange Logic page), client_credentials (no browser step; Client ID and Client "
+        "secret), or bearer_token (a non-expiring token created in Orange Logic, in the Client secret field; Client ID "
         "unused). Use the mode your Orange Logic administrator enabled.",
         default=AUTHORIZATION_CODE,
         choices=(
@@ -214,8 +214,10 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "redirect_uri",
         "Redirect URI",
         STRING,
-        "Exactly as registered on the OAuth Client Application account; the browser lands there with the "
-        "authorization code. Needed for the authorization URL.",
+        "Where Orange Logic sends the browser back with the code, exactly as registered on the OAuth Client "
+        "Application account. Leave empty to use the Orange Logic page's callback (the Airflow URL followed by "
+        "/orangelogic/callback); set it for the headless way (the exchange DAG) or to the callback's public "
+        "address behind a proxy.",
         placeholder="https://airflow.example.com/orangelogic/callback",
         schema_format="url",
     ),

@@ -195,8 +195,10 @@ def stop_refreshing(deployment: Deployment) -> None:
     api.set_paused(REFRESH_DAG, True)
 
     def idle() -> bool | None:
-        active = [run for run in api.dag_runs(REFRESH_DAG) if run["state"] not in TERMINAL_RUN_STATES]
-        return None if active else True
+        # Only a running run can still refresh: the scheduler never starts a queued run of a paused DAG, and
+        # on a busy machine runs queue up behind max_active_runs=1 faster than they finish.
+        running = [run for run in api.dag_runs(REFRESH_DAG) if run["state"] == "running"]
+        return None if running else True
 
     wait_for(idle, what=f"{REFRESH_DAG} to go idle", timeout=180, interval=1, servers=deployment.servers)
 

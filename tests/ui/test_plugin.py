@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -219,9 +220,13 @@ def test_the_middleware_rewrites_only_the_test_request():
         scope = {"type": "http", "method": "POST", "path": path, "headers": [(b"content-length", b"%d" % len(body))]}
         await OrangeLogicTestButtonFix(app)(scope, receive, None)
 
+    def run(coroutine):  # in a thread of its own: Playwright's sync API may hold this thread's event loop
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, coroutine).result()
+
     body = json.dumps({"conn_type": "orangelogic", "port": 0}).encode()
-    asyncio.run(call("/api/v2/connections/test", body))
-    asyncio.run(call("/api/v2/connections", body))
+    run(call("/api/v2/connections/test", body))
+    run(call("/api/v2/connections", body))
     fixed = b'{"conn_type": "orangelogic"}'
     assert seen[0] == ("/api/v2/connections/test", str(len(fixed)).encode(), fixed)
     assert seen[1] == ("/api/v2/connections", str(len(body)).encode(), body[:5])  # untouched, streamed as sent
