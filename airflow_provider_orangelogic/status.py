@@ -8,6 +8,7 @@ can run from cron or a monitoring agent with the Airflow environment (``AIRFLOW_
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -78,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not conn_ids:
         print("No connection of type orangelogic found.")
         return 0
-    results = [connection_status(conn_id) for conn_id in conn_ids]
+    # Stdout is for the status lines only (a monitor parses them): whatever Airflow or the hook logs while
+    # reading the connections goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        results = [connection_status(conn_id) for conn_id in conn_ids]
     for result in results:
         print(json.dumps(result) if args.json else _line(result))
     return 1 if any(result["verdict"] == ACTION for result in results) else 0

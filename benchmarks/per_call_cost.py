@@ -201,7 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
 
     # As the exchange DAG would: its own hook stores the first pair in the Variable.
-    OrangeLogicHook(args.conn_id).exchange_code(args.code)
+    # (The code comes from the stand-in's control endpoint: no state this deployment issued to check.)
+    OrangeLogicHook(args.conn_id).exchange_code(args.code, skip_state_check=True)
     # As a task would: a fresh hook, nothing cached; its first call has to read the Variable.
     hook = OrangeLogicHook(args.conn_id)
     reads.value = 0

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 WORK = Path(os.environ.get("ORANGELOGIC_COMPAT_DIR") or REPO / ".compat").resolve()
 # The newest patch of each supported minor, oldest first.
 VERSIONS = ("3.0.6", "3.1.8", "3.2.2", "3.3.2")
-CHECKS = ("provider", "imports", "form", "config", "exchange", "refresh", "search")
+CHECKS = ("provider", "imports", "form", "config", "exchange", "refresh", "search", "storage")
 
 # Installed beside Airflow, by minor. PyPI is used without Airflow's constraint files, so a dependency
 # released after an Airflow minor can break it; each pin names the breakage (docs/compatibility.md).
@@ -41,6 +41,11 @@ EXTRA_REQUIREMENTS: dict[str, tuple[str, ...]] = {
         # Airflow 3.0's UI calls the hooks' form methods only when wtforms imports (for every provider;
         # deployments get it with the FAB provider). Without it the form has no extra fields.
         "wtforms",
+        # Airflow 3.0.6 allows any universal-pathlib >= 0.2.2; 0.3 changed how subclasses declare their
+        # protocols, and ObjectStoragePath("file:///...") fails ("detected protocol file which is incompatible
+        # with ObjectStoragePath"), so the search-to-storage operator cannot write. Airflow 3.1 caps it below
+        # 0.3 itself; 3.2+ requires 0.3.8+ and works with it.
+        "universal-pathlib<0.3",
     ),
     "3.2": (
         # With today's fastapi (0.165) Airflow 3.2.2's Execution API fails to build its task-state models

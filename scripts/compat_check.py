@@ -13,6 +13,8 @@ config     ``airflow config list`` shows ``[orangelogic]`` with its defaults and
 exchange   the lifecycle on SQLite against the stand-in, each DAG from a two-line DAG file calling the
 refresh    package's factories, run by ``airflow dags test``: the code exchange, a forced refresh (its
 search     lock file in ``[orangelogic] lock_dir``), a search
+storage    the search-to-storage DAG writes a JSON Lines file through ``ObjectStoragePath`` (file://), checked
+           record by record against the count it reports
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from typing import Any
 
 CLIENT_ID = "compat-client"
 REDIRECT_URI = "http://127.0.0.1:8080/orangelogic/callback"
-CHECKS = ("provider", "imports", "form", "config", "exchange", "refresh", "search")
+CHECKS = ("provider", "imports", "form", "config", "exchange", "refresh", "search", "storage")
+LIFECYCLE_CHECKS = ("exchange", "refresh", "search", "storage")
 TWO_LINE_DAGS = {
     "orangelogic_token_exchange": "token_exchange_dag",
     "orangelogic_token_refresh": "token_refresh_dag",
     "orangelogic_search_example": "search_example_dag",
+    "orangelogic_search_to_storage": "search_to_storage_dag",
 }
 
 HOOK_META = """
@@ -48,7 +52,8 @@ IMPORTS = """
 import json
 import airflow_provider_orangelogic as package
 from airflow_provider_orangelogic import compat
-from airflow_provider_orangelogic.dags import search_example_dag, token_exchange_dag, token_refresh_dag
+from airflow_provider_orangelogic.dags import (
+    search_example_dag, search_to_storage_dag, token_exchange_dag, token_refresh_dag)
 from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
 from airflow_provider_orangelogic.operators.orangelogic import (
     OrangeLogicExchangeCodeOperator, OrangeLogicRefreshTokenOperator)
@@ -177,7 +182,7 @@ def token_status(box: Any) -> dict[str, Any]:
 
 
 def run_lifecycle(box: Any, lock_dir: Path, record: Callable[..., None]) -> None:
-    from airflow_provider_orangelogic.testing.browser import authorize_like_a_browser
+    from airflow_provider_orangelogic.testing.browser import follow_authorization
     from airflow_provider_orangelogic.testing.process import StandInProcess
 
     client_secret = "compat-" + secrets.token_urlsafe(12)
@@ -204,7 +209,7 @@ def run_lifecycle(box: Any, lock_dir: Path, record: Callable[..., None]) -> None
             run = dags_test(
                 box,
                 "orangelogic_token_exchange",
-                {"code": authorize_like_a_browser(url), "conn_id": "orangelogic_default"},
+                {"code": follow_authorization(url).location, "conn_id": "orangelogic_default"},
             )
             outputs.append(run.stdout + run.stderr)
             status = token_status(box)
@@ -244,7 +249,27 @@ def run_lifecycle(box: Any, lock_dir: Path, record: Callable[..., None]) -> None
             note = f"; {len(echo)} Task SDK debug echo lines of `dags test` not scanned" if echo else ""
             return f"{found[1]} assets over {found[2]} pages; no secret in the task output{note}"
 
-        for name, step in (("exchange", exchange), ("refresh", refresh), ("search", search)):
+        def storage() -> str:
+            base = box.home.parent / "storage"
+            run = dags_test(
+                box,
+                "orangelogic_search_to_storage",
+                {"query": "MediaType:Image", "page_size": 20, "concurrency": 2, "base_path": base.as_uri()},
+            )
+            outputs.append(run.stdout + run.stderr)
+            wrote = re.search(r"Wrote (\d+) asset\(s\) from (\d+) page\(s\) to (\S+)", run.stdout + run.stderr)
+            expect(wrote is not None, "the search-to-storage DAG did not report what it wrote")
+            files = sorted(base.rglob("*.jsonl"))
+            expect(len(files) == 1, f"expected one .jsonl file under {base}, found {[f.name for f in files]}")
+            records = [json.loads(line) for line in files[0].read_text(encoding="utf-8").splitlines()]
+            ids = {record.get("SystemIdentifier") for record in records}
+            expect(len(records) == int(wrote[1]) > 0, f"{len(records)} lines in the file, {wrote[1]} reported")
+            expect(len(ids) == len(records) and None not in ids, "duplicate or missing SystemIdentifier")
+            leftovers = [p.name for p in base.rglob("*") if p.is_file() and p != files[0]]
+            expect(not leftovers, f"temporary files left beside the result: {leftovers}")
+            return f"{len(records)} distinct records in {files[0].name} via ObjectStoragePath"
+
+        for name, step in (("exchange", exchange), ("refresh", refresh), ("search", search), ("storage", storage)):
             if not record(name, step):
                 break  # the later steps need the earlier ones
 
@@ -290,7 +315,7 @@ def main() -> int:
     try:
         run_lifecycle(box, lock_dir, record)
     except Exception as error:  # the stand-in did not start
-        for name in ("exchange", "refresh", "search"):
+        for name in LIFECYCLE_CHECKS:
             results["checks"].setdefault(name, {"ok": False, "seconds": 0, "detail": f"{error}"})
     for name in CHECKS:
         results["checks"].setdefault(name, {"ok": False, "seconds": 0, "detail": "not run (an earlier step failed)"})

@@ -39,17 +39,30 @@ HOOK = "from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHo
 # Guards against a hung command only; a slow machine is expected to take minutes per step.
 COMMAND_TIMEOUT = 3600.0
 HEARTBEAT = 30.0
+CODE_CONN, CC_CONN, BEARER_CONN = "orangelogic_default", "orangelogic_client_credentials", "orangelogic_bearer"
 
 
 class StepFailed(RuntimeError):
     """A step went wrong; the message says what, without secrets."""
 
 
+MODES = ("authorization_code", "client_credentials", "bearer_token")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", default=str(REPO / ".lifecycle"), help="AIRFLOW_HOME to (re)create")
     parser.add_argument("--catalogue-size", type=int, default=2000)
+    parser.add_argument(
+        "--auth-mode",
+        default="authorization_code",
+        help=f"comma-separated auth modes to run, or 'all' ({', '.join(MODES)}); default: authorization_code",
+    )
     args = parser.parse_args()
+    modes = MODES if args.auth_mode == "all" else tuple(mode.strip() for mode in args.auth_mode.split(","))
+    unknown = [mode for mode in modes if mode not in MODES]
+    if unknown:
+        parser.error(f"unknown auth mode {', '.join(unknown)}; choose from {', '.join(MODES)} or 'all'")
 
     started = time.monotonic()
     home = Path(args.home)
@@ -57,6 +70,7 @@ def main() -> int:
     client_secret = "lifecycle-" + secrets.token_urlsafe(16)
     home.mkdir(parents=True)
     steps = Steps(started)
+    results: dict[str, bool] = {}
     try:
         with steps.step("Starting the local stand-in of Orange Logic (24 h access / 30 day refresh tokens)"):
             # The stand-in's defaults are Orange Logic's lifetimes; max_runtime only stops an orphan.
@@ -66,10 +80,17 @@ def main() -> int:
             )  # fmt: skip
             steps.note(f"listening at {stand_in.url}")
         with stand_in:
-            ok = _run(steps, stand_in, client_secret, home)
+            box = AirflowSandbox(home / "airflow", REPO / "dags_examples")
+            with steps.step(f"Creating a SQLite Airflow in {box.home} (airflow db migrate)"):
+                box.migrate()
+            for mode in modes:
+                print(f"\n== auth_mode={mode} ==", flush=True)
+                results[mode] = RUNNERS[mode](steps, box, stand_in, client_secret)
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:  # StepFailed, AirflowCommandError, ...
         print(f"\n{error}", flush=True)
-        ok = False
+    ok = bool(results) and len(results) == len(modes) and all(results.values())
+    if len(modes) > 1:
+        print("\n" + "; ".join(f"{mode}: {'passed' if results.get(mode) else 'FAILED'}" for mode in modes))
     print(f"\nLifecycle {'PASSED' if ok else 'FAILED'} in {_duration(time.monotonic() - started)}.", flush=True)
     return 0 if ok else 1
 
@@ -113,12 +134,12 @@ class Steps:
         print(f"   {text}", flush=True)
 
 
-def _run(steps: Steps, stand_in: StandInProcess, client_secret: str, home: Path) -> bool:
-    box = AirflowSandbox(home / "airflow", REPO / "dags_examples")
+def _authorization_code(steps: Steps, box: AirflowSandbox, stand_in: StandInProcess, client_secret: str) -> bool:
+    """Authorize once like a browser, exchange the code, refresh with the refresh token, search."""
     outputs: list[str] = []
+    before = stand_in.counters()
 
-    with steps.step(f"Creating a SQLite Airflow in {box.home} (airflow db migrate) and orangelogic_default"):
-        box.migrate()
+    with steps.step("Creating the connection orangelogic_default (auth_mode authorization_code)"):
         box.add_connection(
             "orangelogic_default",
             conn_type="orangelogic",
@@ -130,7 +151,7 @@ def _run(steps: Steps, stand_in: StandInProcess, client_secret: str, home: Path)
 
     with steps.step("Authorizing like a browser (the hook's authorization URL, then the redirect)"):
         auth_url = _hook(box, "print(OrangeLogicHook().get_authorization_url())")
-        code = follow_authorization(auth_url, timeout=120).code
+        code = follow_authorization(auth_url, timeout=120).location  # the whole address: code and state
         steps.note(f"authorized at {urlsplit(auth_url).path} (state verified); got a one-time code.")
 
     with steps.step("Running orangelogic_token_exchange (airflow dags test)"):
@@ -148,7 +169,9 @@ def _run(steps: Steps, stand_in: StandInProcess, client_secret: str, home: Path)
 
     with steps.step("Running orangelogic_token_refresh with force=true (airflow dags test)"):
         # The access token is fresh for 24 h: force the refresh rather than wait for it to become due.
-        run = box.dags_test("orangelogic_token_refresh", {"force": True}, timeout=COMMAND_TIMEOUT)
+        run = box.dags_test(
+            "orangelogic_token_refresh", {"force": True}, timeout=COMMAND_TIMEOUT, env=_refresh_only(CODE_CONN)
+        )
         outputs.append(run.stdout + run.stderr)
         refreshed = _status(box)
         reason = re.search(r"Refreshed the token pair in .*? \(([^()]*)\); the access", run.stdout + run.stderr)
@@ -159,22 +182,8 @@ def _run(steps: Steps, stand_in: StandInProcess, client_secret: str, home: Path)
         if refreshed["obtained_by"] != "refresh_token" or refreshed["obtained_at"] == exchanged["obtained_at"]:
             raise StepFailed("the refresh DAG did not store a pair obtained with the refresh token.")
 
-    with steps.step("Running orangelogic_search_example (airflow dags test)"):
-        run = box.dags_test(
-            "orangelogic_search_example", {"query": "MediaType:Image", "page_size": 100}, timeout=COMMAND_TIMEOUT
-        )
-        outputs.append(run.stdout + run.stderr)
-        found = re.search(r"Search '[^']*': (\d+) assets over (\d+) pages", run.stdout)
-        if not found:
-            raise StepFailed("the search pipeline did not report its summary.")
-        steps.note(f"{found[1]} assets (MediaType:Image) over {found[2]} pages.")
-
-    with steps.step("Reading the stand-in's counters and scanning all task output for secrets"):
-        counters = stand_in.counters()
-        issued = [*stand_in.issued_secrets(), client_secret]
-        text = "\n".join(outputs)
-        leaked = sum(1 for secret in issued if secret in text)
-
+    outputs.append(_search(steps, box, CODE_CONN))
+    counters, leaked, issued = _account(steps, stand_in, before, outputs, [client_secret])
     print(
         f"\nToken endpoint calls: {counters['token_requests']} "
         f"({counters['authorization_code_grants']} code exchange, {counters['refresh_token_grants']} refresh); "
@@ -191,6 +200,111 @@ def _run(steps: Steps, stand_in: StandInProcess, client_secret: str, home: Path)
     )
 
 
+def _client_credentials(steps: Steps, box: AirflowSandbox, stand_in: StandInProcess, client_secret: str) -> bool:
+    """No browser step: the first API call obtains a token, the refresh DAG renews it, the search uses it."""
+    outputs: list[str] = []
+    before = stand_in.counters()
+    with steps.step(f"Creating the connection {CC_CONN} (auth_mode client_credentials)"):
+        box.add_connection(
+            CC_CONN, conn_type="orangelogic", host=stand_in.url, login=CLIENT_ID, password=client_secret,
+            extra={"auth_mode": "client_credentials"},
+        )  # fmt: skip
+    outputs.append(_search(steps, box, CC_CONN))
+    first = _status(box, CC_CONN)
+    if first["obtained_by"] != "client_credentials":
+        raise StepFailed(f"the first search stored a token obtained by {first['obtained_by']!r}.")
+    print(f"   The search obtained a token by client credentials; it expires {first['access_token_expires_at']}.")
+
+    with steps.step("Running orangelogic_token_refresh with force=true (renews by client credentials)"):
+        run = box.dags_test(
+            "orangelogic_token_refresh", {"force": True}, timeout=COMMAND_TIMEOUT, env=_refresh_only(CC_CONN)
+        )
+        outputs.append(run.stdout + run.stderr)
+        renewed = _status(box, CC_CONN)
+        if "Renewed the access token" not in run.stdout + run.stderr or renewed["obtained_at"] == first["obtained_at"]:
+            raise StepFailed("the refresh DAG did not renew the client-credentials token.")
+        steps.note(f"renewed: the access token now expires {renewed['access_token_expires_at']}.")
+
+    counters, leaked, issued = _account(steps, stand_in, before, outputs, [client_secret])
+    print(
+        f"\nClient-credentials token calls: {counters['client_credentials_grants']} "
+        f"(first use, forced renewal); refresh-token grants: {counters['refresh_token_grants']}.\n"
+        f"Search pages served: {counters['search_pages_served']} ({counters['search_items_served']} assets).\n"
+        f"Secret scan of all task output: {leaked} of {len(issued)} secrets found.",
+        flush=True,
+    )
+    return leaked == 0 and counters["client_credentials_grants"] == 2 and counters["refresh_token_grants"] == 0
+
+
+def _bearer_token(steps: Steps, box: AirflowSandbox, stand_in: StandInProcess, client_secret: str) -> bool:
+    """A fixed token created in Orange Logic: no token endpoint, no Variable; the refresh DAG skips it."""
+    outputs: list[str] = []
+    before = stand_in.counters()
+    bearer = "lifecycle-bearer-" + secrets.token_urlsafe(16)
+    with steps.step(f"Creating the connection {BEARER_CONN} (auth_mode bearer_token, token in the password)"):
+        stand_in.configure(bearer_tokens=[bearer])
+        box.add_connection(
+            BEARER_CONN, conn_type="orangelogic", host=stand_in.url, password=bearer,
+            extra={"auth_mode": "bearer_token"},
+        )  # fmt: skip
+
+    with steps.step("Running orangelogic_token_refresh with force=true (nothing to refresh for a fixed token)"):
+        run = box.dags_test(
+            "orangelogic_token_refresh", {"force": True}, timeout=COMMAND_TIMEOUT, env=_refresh_only(BEARER_CONN)
+        )
+        outputs.append(run.stdout + run.stderr)
+        skipped = re.search(r"Nothing to refresh for [\w-]+: ([^\n\[]*)", run.stdout + run.stderr)
+        if not skipped:
+            raise StepFailed("the refresh DAG did not say it skipped the bearer-token connection.")
+        steps.note(f"skipped: {skipped[1]}")
+
+    outputs.append(_search(steps, box, BEARER_CONN))
+    counters, leaked, issued = _account(steps, stand_in, before, outputs, [client_secret, bearer])
+    print(
+        f"\nToken endpoint calls: {counters['token_requests'] + counters['client_credentials_requests']}.\n"
+        f"Search pages served: {counters['search_pages_served']} ({counters['search_items_served']} assets).\n"
+        f"Secret scan of all task output: {leaked} of {len(issued)} secrets found.",
+        flush=True,
+    )
+    return leaked == 0 and counters["token_requests"] == 0 and counters["client_credentials_requests"] == 0
+
+
+RUNNERS = {
+    "authorization_code": _authorization_code,
+    "client_credentials": _client_credentials,
+    "bearer_token": _bearer_token,
+}
+
+
+def _search(steps: Steps, box: AirflowSandbox, conn_id: str) -> str:
+    with steps.step(f"Running orangelogic_search_example on {conn_id} (airflow dags test)"):
+        run = box.dags_test(
+            "orangelogic_search_example",
+            {"query": "MediaType:Image", "page_size": 100, "conn_id": conn_id},
+            timeout=COMMAND_TIMEOUT,
+        )
+        found = re.search(r"Search '[^']*': (\d+) assets over (\d+) pages?", run.stdout)
+        if not found:
+            raise StepFailed("the search pipeline did not report its summary.")
+        steps.note(f"{found[1]} assets (MediaType:Image) over {found[2]} pages.")
+    return run.stdout + run.stderr
+
+
+def _account(
+    steps: Steps, stand_in: StandInProcess, before: dict[str, int], outputs: list[str], known: list[str]
+) -> tuple[dict[str, int], int, list[str]]:
+    """The stand-in's counters for this mode, and how many secrets show in the task output."""
+    with steps.step("Reading the stand-in's counters and scanning all task output for secrets"):
+        counters = {name: value - before.get(name, 0) for name, value in stand_in.counters().items()}
+        issued = [*stand_in.issued_secrets(), *known]
+        text = "\n".join(outputs)
+        return counters, sum(1 for secret in issued if secret in text), issued
+
+
+def _refresh_only(conn_id: str) -> dict[str, str]:
+    return {"AIRFLOW__ORANGELOGIC__REFRESH_CONN_IDS": conn_id}
+
+
 def _duration(seconds: float) -> str:
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
@@ -200,8 +314,8 @@ def _hook(box: AirflowSandbox, statement: str) -> str:
     return box.python(HOOK + statement, timeout=COMMAND_TIMEOUT).stdout.strip().splitlines()[-1]
 
 
-def _status(box: AirflowSandbox) -> dict:
-    return json.loads(_hook(box, "print(json.dumps(OrangeLogicHook().token_status()))"))
+def _status(box: AirflowSandbox, conn_id: str = CODE_CONN) -> dict:
+    return json.loads(_hook(box, f"print(json.dumps(OrangeLogicHook({conn_id!r}).token_status()))"))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,6 @@ by sleeping past a short lifetime, and concurrent callers start together on a ba
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
 import time
 
 import pendulum
@@ -17,11 +15,11 @@ from airflow_provider_orangelogic.api.session import new_session
 from airflow_provider_orangelogic.core import endpoints
 from airflow_provider_orangelogic.core.errors import ReauthorizationRequired
 from airflow_provider_orangelogic.oauth.tokens import GRANT_CLIENT_CREDENTIALS, TokenPair
+from tests.concurrency import run_processes_together, run_threads_together
 from tests.conftest import FileStore, MemoryStore, SteppedClock, make_manager
 
 CC = {"auth_mode": "client_credentials"}
 TWO_DAYS = 2 * 86400
-PATIENCE = 300
 
 
 def test_first_call_obtains_a_token_then_it_is_reused_until_it_expires(stand_in, tmp_path):
@@ -88,69 +86,27 @@ def test_32_threads_at_expiry_renew_once(stand_in, tmp_path):
     managers = [
         make_manager(stand_in.url, store, tmp_path, clock=lambda: time.time() + TWO_DAYS, **CC) for _ in range(32)
     ]
-    barrier = threading.Barrier(len(managers))
-    tokens, errors = [], []
-
-    def worker(manager):
-        barrier.wait()
-        try:
-            tokens.append(manager.access_token())
-        except Exception as err:  # collected and asserted below
-            errors.append(err)
-
-    threads = [threading.Thread(target=worker, args=(m,)) for m in managers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(PATIENCE)
+    tokens, errors = run_threads_together([manager.access_token for manager in managers])
     assert errors == [] and len(tokens) == 32 and len(set(tokens)) == 1
     assert stand_in.counters()["client_credentials_grants"] == 2  # the setup's, then one renewal
 
 
-def _process_worker(url, store_path, tmp_path, ready, go, queue):
+def _four_threads_in_a_process(url, store_path, tmp_path):
     manager = make_manager(url, FileStore(store_path), tmp_path, clock=lambda: time.time() + TWO_DAYS, **CC)
-    ready.release()
-    try:
-        if not go.wait(PATIENCE):
-            raise TimeoutError("the start signal never came")
-        results = []
 
-        def call():
-            results.append(manager.access_token())
+    def action():
+        tokens, errors = run_threads_together([manager.access_token] * 4)
+        if errors:
+            raise errors[0]
+        return tokens
 
-        threads = [threading.Thread(target=call) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(PATIENCE)
-        queue.put(("ok", results))
-    except Exception as err:
-        queue.put(("error", f"{type(err).__name__}: {err}"))
+    return action
 
 
 def test_processes_and_threads_on_one_host_renew_once(stand_in, tmp_path):
     store_path = tmp_path / "pair.json"
     make_manager(stand_in.url, FileStore(store_path), tmp_path, **CC).access_token()
-    ctx = multiprocessing.get_context("spawn")
-    queue, ready, go = ctx.Queue(), ctx.Semaphore(0), ctx.Event()
-    procs = [
-        ctx.Process(target=_process_worker, args=(stand_in.url, str(store_path), tmp_path, ready, go, queue))
-        for _ in range(4)
-    ]
-    for proc in procs:
-        proc.start()
-    try:
-        for _ in procs:
-            assert ready.acquire(timeout=PATIENCE), "a worker process did not start"
-        go.set()
-        results = [queue.get(timeout=PATIENCE) for _ in procs]
-    finally:
-        go.set()
-        for proc in procs:
-            proc.join(PATIENCE)
-            if proc.is_alive():
-                proc.kill()
-    assert [kind for kind, _ in results] == ["ok"] * 4, results
-    tokens = {token for _, batch in results for token in batch}
-    assert len(tokens) == 1
+    batches = run_processes_together(_four_threads_in_a_process, (stand_in.url, str(store_path), tmp_path), 4)
+    tokens = {token for batch in batches for token in batch}
+    assert len(tokens) == 1 and sum(len(batch) for batch in batches) == 16
     assert stand_in.counters()["client_credentials_grants"] == 2  # setup + one renewal for 16 callers

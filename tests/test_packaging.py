@@ -31,6 +31,7 @@ def test_get_provider_info_imports_nothing_heavy():
         "oauth.manager",
         "oauth.stores",
         "oauth.redirect",
+        "oauth.state",
         "plugins",
         "api.session",
         "api.search",
@@ -95,7 +96,12 @@ def test_provider_info_declares_the_orangelogic_config_section():
     from airflow_provider_orangelogic.core import config
 
     section = get_provider_info()["config"]["orangelogic"]
-    assert list(section["options"]) == ["refresh_conn_ids", "refresh_interval_seconds", "lock_dir"]
+    assert list(section["options"]) == [
+        "refresh_conn_ids",
+        "refresh_interval_seconds",
+        "lock_dir",
+        "state_lifetime_seconds",
+    ]
     for option in config.OPTIONS:
         declared = section["options"][option.name]
         assert declared["description"] and declared["example"] and declared["type"] in ("string", "float")

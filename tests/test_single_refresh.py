@@ -8,31 +8,22 @@ together on an event once every one of them is ready, not at a wall-clock instan
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
 import time
 
 import pytest
 
 from airflow_provider_orangelogic.core.errors import ReauthorizationRequired
 from airflow_provider_orangelogic.oauth.manager import TokenManager
+from tests.concurrency import run_processes_together, run_threads_together
 from tests.conftest import REDIRECT_URI, FileStore, MemoryStore, make_manager
 
 # How far ahead the callers' clock runs: past the 24-hour access token, within the 30-day refresh token.
 TWO_DAYS_LATER = 2 * 86400
-# Deadlines for events (threads finishing, processes starting), never margins an outcome depends on.
-PATIENCE = 300
 
 
 def make_manager_later(seconds: float, url: str, store, tmp_path, **extra) -> TokenManager:
     """make_manager, with the manager's injectable clock ``seconds`` ahead of the real one."""
     return make_manager(url, store, tmp_path, clock=lambda: time.time() + seconds, **extra)
-
-
-def join_all(threads) -> None:
-    for thread in threads:
-        thread.join(PATIENCE)
-    assert not [thread for thread in threads if thread.is_alive()], "threads still running"
 
 
 def test_32_threads_at_expiry_cause_one_refresh(stand_in, tmp_path):
@@ -43,20 +34,7 @@ def test_32_threads_at_expiry_cause_one_refresh(stand_in, tmp_path):
     managers = [
         make_manager_later(TWO_DAYS_LATER, stand_in.url, store, tmp_path, refresh_on_demand=True) for _ in range(32)
     ]
-    barrier = threading.Barrier(len(managers))
-    tokens, errors = [], []
-
-    def worker(manager):
-        barrier.wait()
-        try:
-            tokens.append(manager.access_token())
-        except Exception as err:  # collected and asserted below
-            errors.append(err)
-
-    threads = [threading.Thread(target=worker, args=(m,)) for m in managers]
-    for thread in threads:
-        thread.start()
-    join_all(threads)
+    tokens, errors = run_threads_together([manager.access_token for manager in managers])
     counters = stand_in.counters()
     assert errors == []
     assert len(set(tokens)) == 1 and len(tokens) == 32
@@ -69,16 +47,8 @@ def test_forced_refreshes_from_threads_are_serialised(stand_in, tmp_path):
     setup = make_manager(stand_in.url, store, tmp_path)
     setup.exchange_code(stand_in.authorize(REDIRECT_URI))
     managers = [make_manager(stand_in.url, store, tmp_path) for _ in range(16)]
-    barrier = threading.Barrier(len(managers))
-
-    def worker(manager):
-        barrier.wait()
-        manager.refresh(force=True)
-
-    threads = [threading.Thread(target=worker, args=(m,)) for m in managers]
-    for thread in threads:
-        thread.start()
-    join_all(threads)
+    _, errors = run_threads_together([lambda manager=manager: manager.refresh(force=True) for manager in managers])
+    assert errors == []
     counters = stand_in.counters()
     assert 1 <= counters["refresh_token_grants"] <= 16
     assert counters["refresh_token_reuses"] == 0 and counters["grants_revoked"] == 0
@@ -86,20 +56,18 @@ def test_forced_refreshes_from_threads_are_serialised(stand_in, tmp_path):
     assert setup.refresh(force=True).refreshed
 
 
-def _process_worker(url, store_path, lock_dir, clock_ahead, force, ready, go, queue):
+def _refresher_process(url, store_path, lock_dir, clock_ahead, force):
     from pathlib import Path
 
     manager = make_manager_later(clock_ahead, url, FileStore(store_path), Path(lock_dir).parent, refresh_on_demand=True)
     manager.lock_dir = lock_dir
-    ready.release()  # everything is imported: wait for the others
-    try:
-        if not go.wait(PATIENCE):
-            raise TimeoutError("the start signal never came")
+
+    def action():
         if force:
             manager.refresh(force=True)
-        queue.put(("ok", manager.access_token()))
-    except Exception as err:
-        queue.put(("error", f"{type(err).__name__}: {err}"))
+        return manager.access_token()
+
+    return action
 
 
 def _authorized_file_store(stand_in, tmp_path):
@@ -110,32 +78,15 @@ def _authorized_file_store(stand_in, tmp_path):
 
 
 def _run_workers(stand_in, tmp_path, store_path, count, *, clock_ahead, force):
-    """Start ``count`` spawned processes that all act at once when every one is ready; return their results."""
-    ctx = multiprocessing.get_context("spawn")
-    queue, ready, go = ctx.Queue(), ctx.Semaphore(0), ctx.Event()
-    args = (stand_in.url, str(store_path), str(tmp_path / "locks"), clock_ahead, force, ready, go, queue)
-    procs = [ctx.Process(target=_process_worker, args=args) for _ in range(count)]
-    for proc in procs:
-        proc.start()
-    try:
-        for _ in procs:
-            assert ready.acquire(timeout=PATIENCE), "a worker process did not start"
-        go.set()
-        results = [queue.get(timeout=PATIENCE) for _ in procs]
-    finally:
-        go.set()
-        for proc in procs:
-            proc.join(PATIENCE)
-            if proc.is_alive():
-                proc.kill()
-    assert [kind for kind, _ in results] == ["ok"] * count, results
-    return results
+    """``count`` spawned processes that all act at once when every one is ready; their access tokens."""
+    args = (stand_in.url, str(store_path), str(tmp_path / "locks"), clock_ahead, force)
+    return run_processes_together(_refresher_process, args, count)
 
 
 def test_processes_at_expiry_cause_one_refresh(stand_in, tmp_path):
     _, store_path = _authorized_file_store(stand_in, tmp_path)
     results = _run_workers(stand_in, tmp_path, store_path, 6, clock_ahead=TWO_DAYS_LATER, force=False)
-    assert len({token for _, token in results}) == 1
+    assert len(set(results)) == 1 and len(results) == 6
     counters = stand_in.counters()
     assert counters["refresh_token_grants"] == 1
     assert counters["refresh_token_reuses"] == 0 and counters["grants_revoked"] == 0

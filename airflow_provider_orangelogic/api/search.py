@@ -10,6 +10,8 @@ it again, never above what the server has shown it accepts. Retries stay in the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -30,6 +32,11 @@ MAX_PAGE_SIZE = 1000
 # The hook's session pools 10 connections per host (api/session.py new_session): more threads than
 # that would open and drop a connection per request.
 MAX_CONCURRENCY = 10
+# A search that has not ended after this many pages fails (``page_limit``): a server that always
+# answers with a full page must not be paged forever. 100,000 pages of 1000 are 100 million assets.
+DEFAULT_PAGE_LIMIT = 100_000
+# The field whose values identify assets: a page with the same ones as the page before is a repeat.
+ID_FIELD = "SystemIdentifier"
 # Answers that mean "slow down": they lower the concurrency as well as being retried.
 THROTTLE_STATUS = frozenset({429, 503})
 
@@ -68,6 +75,7 @@ def iter_search(
     on_page: Callable[[int, int], None] | None = None,
     concurrency: int = 1,
     stats: SearchStats | None = None,
+    page_limit: int = DEFAULT_PAGE_LIMIT,
 ) -> Iterator[dict[str, Any]]:
     """Yield every item matching ``query`` in page order.
 
@@ -78,14 +86,23 @@ def iter_search(
     empty page that only ends the search is neither. A page that still fails after retries raises
     :class:`SearchPageError` naming it (errors meaning "a person must act" pass through unchanged).
 
+    A search that would not end raises :class:`SearchPageError` instead: a full page with the same
+    asset IDs (``SystemIdentifier``) as the page before (a server ignoring ``pagenumber``); in page
+    by page mode, a full page past the last one ``TotalCount`` allows (the page after it is still
+    requested, as it always was, to confirm the end); and a search still going after ``page_limit``
+    pages (``max_pages`` stops early on purpose and quietly; ``page_limit`` is the safety net).
+
     :param concurrency: Pages in flight at most (1 to ``MAX_CONCURRENCY``); ``request`` is then
         called from worker threads with an extra ``on_retry`` keyword (``send_with_retries`` and
         ``OrangeLogicHook.request`` take it), so it must be safe to call from several threads.
+    :param page_limit: The most pages a search may take (default ``DEFAULT_PAGE_LIMIT``).
     """
     if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be an integer between 1 and {MAX_PAGE_SIZE}, not {page_size!r}.")
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
         raise ValueError(f"concurrency must be an integer between 1 and {MAX_CONCURRENCY}, not {concurrency!r}.")
+    if isinstance(page_limit, bool) or not isinstance(page_limit, int) or page_limit < 1:
+        raise ValueError(f"page_limit must be a positive integer, not {page_limit!r}.")
     field_list = ",".join(fields)
     stats = stats if stats is not None else SearchStats()
 
@@ -100,14 +117,15 @@ def iter_search(
 
     if concurrency > 1:
         yield from _iter_concurrently(
-            request, query, params, page_size, max_pages, endpoint, on_page, concurrency, stats
+            request, query, params, page_size, max_pages, endpoint, on_page, concurrency, stats, page_limit
         )
         return
-    page, total = 1, 0
+    page, total, previous = 1, 0, None
     while max_pages is None or page <= max_pages:
         stats.requests += 1
         stats.peak_in_flight = stats.peak_held = 1
-        items, _ = _parse(_send(request, endpoint, params(page), page), page)
+        items, total_count = _parse(_send(request, endpoint, params(page), page), page)
+        previous = _check_not_repeated(items, page, previous)
         if items:
             total += len(items)
             _report(stats, page, items, total, on_page)
@@ -116,7 +134,48 @@ def iter_search(
             pages = page if items else page - 1
             log.info("Search %r done: %d asset(s) on %d page(s).", query, total, pages)
             return
+        if total_count is not None and page > _pages_for(total_count, page_size):
+            raise SearchPageError(
+                f"Search page {page} is full, but the server's TotalCount ({total_count}) ends the results on page "
+                f"{_pages_for(total_count, page_size)}: the server's paging is inconsistent; stopped rather than page "
+                "on without end.",
+                page=page,
+            )
+        _check_page_limit(page, page_limit, max_pages)
         page += 1
+
+
+def _pages_for(total_count: int, page_size: int) -> int:
+    return max(1, -(-total_count // page_size))
+
+
+def _check_page_limit(page: int, page_limit: int, max_pages: int | None) -> None:
+    """Raise once a search that has not ended reaches ``page_limit`` pages (unless ``max_pages`` ends it there)."""
+    if page >= page_limit and (max_pages is None or max_pages > page):
+        raise SearchPageError(
+            f"The search had still not ended after {page_limit} pages (page_limit): the server keeps sending full "
+            "pages. Narrow the query, pass max_pages to stop early on purpose, or raise page_limit.",
+            page=page,
+        )
+
+
+def _check_not_repeated(items: list[Any], page: int, previous: str | None) -> str | None:
+    """The digest of a page's asset IDs; raise if a page has exactly the IDs of the page before it.
+
+    Pages whose items do not all carry ``SystemIdentifier`` are not compared (identical pages of,
+    say, only ``MediaType`` are legitimate); ``TotalCount`` and ``page_limit`` still end those.
+    """
+    ids = [item.get(ID_FIELD) if isinstance(item, dict) else None for item in items]
+    if not ids or any(value is None for value in ids):
+        return None
+    digest = hashlib.sha256(json.dumps(ids, default=str).encode()).hexdigest()
+    if digest == previous:
+        raise SearchPageError(
+            f"Search page {page} holds the same assets as page {page - 1}: the server seems to ignore the page "
+            "number, so the search would never end; stopped.",
+            page=page,
+        )
+    return digest
 
 
 def _report(
@@ -267,17 +326,22 @@ def _iter_concurrently(
     on_page: Callable[[int, int], None] | None,
     concurrency: int,
     stats: SearchStats,
+    page_limit: int = DEFAULT_PAGE_LIMIT,
 ) -> Iterator[dict[str, Any]]:
     controller = RateController(concurrency)
     lock = threading.Lock()
     stop = threading.Event()
     in_flight = 0  # page requests in progress
     retrying = 0  # of which throttled at least once: not being served
-    # The last page that can hold items: max_pages, then the first short page or TotalCount when seen.
-    last = [max_pages if max_pages is not None else float("inf")]
+    # The last page that can hold items: max_pages or page_limit, then the first short page or TotalCount
+    # when seen. Reaching page_limit without either having ended the search is an error.
+    last: list[float] = [min(max_pages if max_pages is not None else float("inf"), page_limit)]
+    ended_by_data = [False]
 
     def end_at(page: float) -> None:
         with lock:
+            if page <= last[0]:
+                ended_by_data[0] = True
             last[0] = min(last[0], page)
 
     def fetch(page: int) -> list[dict[str, Any]] | None:
@@ -321,7 +385,7 @@ def _iter_concurrently(
 
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="orangelogic-search")
     held: dict[int, Future[list[dict[str, Any]] | None]] = {}
-    next_page, page, total, finished = 1, 1, 0, False
+    next_page, page, total, finished, previous = 1, 1, 0, False, None
     try:
         while True:
             while next_page <= last[0] and len(held) < controller.window:
@@ -330,10 +394,13 @@ def _iter_concurrently(
             stats.peak_held = max(stats.peak_held, len(held))
             future = held.pop(page, None)  # None only when max_pages < 1 or TotalCount shrank meanwhile
             items = (future.result() if future is not None else None) or []
+            previous = _check_not_repeated(items, page, previous)
             if items:
                 total += len(items)
                 _report(stats, page, items, total, on_page)
             yield from items
+            if len(items) == page_size and page >= last[0] and not ended_by_data[0]:
+                _check_page_limit(page, page_limit, max_pages)
             if len(items) < page_size or page >= last[0]:
                 finished = True
                 pages = page if items else page - 1

@@ -54,13 +54,25 @@ LOCK_DIR = Option(
     "string",
     "Directory of the host-wide refresh lock files and the rescue journal (created with mode 0700), used "
     "when the hook is given no lock_dir. Every process refreshing the same grant on a host must use the "
-    f"same directory. Empty: the environment variable {LOCK_DIR_ENV} if set, else "
-    "<system temp dir>/airflow-orangelogic-locks.",
+    "same directory, and it must be private: owned by the user running Airflow, mode 0700, not a symbolic "
+    "link (checked on every use). Required when a connection sets refresh_on_demand. Empty: the environment "
+    f"variable {LOCK_DIR_ENV} if set, else a per-user directory ($AIRFLOW_HOME/orangelogic/locks), never the "
+    "system temp dir.",
     default="",
     example="/var/lib/airflow/orangelogic-locks",
 )
 
-OPTIONS: tuple[Option, ...] = (REFRESH_CONN_IDS, REFRESH_INTERVAL_SECONDS, LOCK_DIR)
+STATE_LIFETIME_SECONDS = Option(
+    "state_lifetime_seconds",
+    "float",
+    "Seconds an authorization URL from get_authorization_url() stays good for: the exchange of its code "
+    "(the orangelogic_token_exchange DAG, hook.exchange_code) accepts its state once, within this time, for "
+    "the connection it was issued for. The Orange Logic page's Authorize button uses its own 10 minutes.",
+    default="1800",
+    example="600",
+)
+
+OPTIONS: tuple[Option, ...] = (REFRESH_CONN_IDS, REFRESH_INTERVAL_SECONDS, LOCK_DIR, STATE_LIFETIME_SECONDS)
 
 SECTION_DESCRIPTION = (
     "The Orange Logic provider: which connections the refresh DAG renews, how often, and where the "

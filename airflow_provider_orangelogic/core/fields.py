@@ -13,7 +13,7 @@ or hidden. The rest is derived from it:
 Adding a field means adding one ``ExtraField`` to ``EXTRA_FIELDS`` (and the matching attribute on
 ``OrangeLogicSettings``; a test checks that they agree). The declarations also carry what Airflow < 3.2
 form widgets (``get_connection_form_widgets``) need: ``kind`` picks the wtforms class (there is no
-float field there: a ``number`` is a ``StringField``), ``label``, ``help_text``, ``placeholder``,
+float field there: a ``number`` is a ``StringField``), ``label``, ``help_text``,
 ``minimum``/``maximum`` and ``choices`` give its validators, and ``ui_field_behaviour()`` is already in
 the shape ``get_ui_field_behaviour`` returns.
 
@@ -94,6 +94,9 @@ class ExtraField:
     ``default`` is what an absent, null or empty value means (None: not set). ``default_text`` shows a
     default that is not a plain value (it depends on the connection id, say). ``blank_is_default=False``
     makes an empty string an error instead of the default. ``doc_note`` is Markdown added in the docs only.
+    ``section`` puts the field under its own heading of the Airflow 3.2+ form instead of "Extra Fields".
+    There is no placeholder: Airflow 3's form applies ``ui-field-behaviour`` placeholders to the standard
+    fields only (host, login, ...), so an extra field's example goes in its description.
     """
 
     name: str
@@ -105,10 +108,10 @@ class ExtraField:
     minimum: Bound | None = None
     maximum: Bound | None = None
     choices: tuple[Choice, ...] = ()
-    placeholder: str | None = None
     schema_format: str | None = None
     blank_is_default: bool = True
     doc_note: str = ""
+    section: str | None = None
 
     @property
     def masked(self) -> bool:
@@ -167,13 +170,16 @@ STANDARD_FIELDS: tuple[StandardField, ...] = (
     StandardField(
         "host",
         "The instance's base URL, e.g. https://dam.example.com. A bare host name gets https://. No path, query "
-        "or credentials. http:// is accepted only for loopback hosts unless allow_insecure_http is true.",
+        "or credentials. http:// is accepted only for loopback hosts unless allow_insecure_http is true. In "
+        "auth_mode authorization_code, Orange Logic also needs the redirect URI registered: see Redirect URI "
+        "(the form's Authorization section).",
         label="Orange Logic URL",
         placeholder="https://dam.example.com",
     ),
     StandardField(
         "login",
-        "From the OAuth Client Application account (Administration > Contacts > OAuth 2.0 Client Credentials).",
+        "From the OAuth Client Application account (Administration > Contacts > OAuth 2.0 Client Credentials). "
+        "In auth_mode authorization_code, register the redirect URI on that account too: see Redirect URI.",
         label="Client ID",
         placeholder="client ID of the OAuth Client Application account",
     ),
@@ -188,6 +194,14 @@ STANDARD_FIELDS: tuple[StandardField, ...] = (
 )
 
 _POSITIVE = Bound(0, exclusive=True)
+# Upper bounds: a larger lifetime or timeout is a typo, and would overflow date or socket arithmetic
+# (for a lifetime: after the server answered, when the new pair can no longer be given back).
+MAX_LIFETIME_SECONDS = 10 * 365 * 24 * 3600  # ten years
+MAX_TIMEOUT_SECONDS = 3600
+
+# The Airflow 3.2+ form shows these fields under their own heading, above "Extra Fields" (Airflow's form
+# has no way to open a section by default or to show an extra field among the standard ones).
+AUTHORIZATION_SECTION = "Authorization (Auth mode, Redirect URI)"
 
 AUTHORIZATION_CODE = "authorization_code"
 CLIENT_CREDENTIALS = "client_credentials"
@@ -209,24 +223,26 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
             Choice(BEARER_TOKEN, "a fixed bearer token in the Client secret field"),
         ),
         doc_note="See [Which mode?](#which-mode).",
+        section=AUTHORIZATION_SECTION,
     ),
     ExtraField(
         "redirect_uri",
         "Redirect URI",
         STRING,
-        "Where Orange Logic sends the browser back with the code, exactly as registered on the OAuth Client "
-        "Application account. Leave empty to use the Orange Logic page's callback (the Airflow URL followed by "
-        "/orangelogic/callback); set it for the headless way (the exchange DAG) or to the callback's public "
-        "address behind a proxy.",
-        placeholder="https://airflow.example.com/orangelogic/callback",
+        "Needed by auth_mode authorization_code: where Orange Logic sends the browser back with the code, "
+        "exactly as registered on the OAuth Client Application account. Leave empty to use the Orange Logic "
+        "page's callback, the Airflow URL followed by /orangelogic/callback (e.g. "
+        "https://airflow.example.com/orangelogic/callback), and register that address; set it for the headless "
+        "way (the exchange DAG) or to the callback's public address behind a proxy. Unused in the other modes.",
         schema_format="url",
+        section=AUTHORIZATION_SECTION,
     ),
     ExtraField(
         "token_variable",
         "Token Variable",
         STRING,
-        "The Airflow Variable key holding the token pair: 1-250 letters, digits, '_', '-' or '.'. Keep the "
-        "word token in it so Airflow masks its value.",
+        "The Airflow Variable key holding the token pair: 1-250 letters, digits, '_', '-' or '.', "
+        "containing the word token (required: it makes Airflow mask the value).",
         default_text="orangelogic_token_<connection id>",
         # An explicit "" is a mistake here, not "use the default": the form sends null for a cleared field.
         blank_is_default=False,
@@ -242,7 +258,9 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "authorize_endpoint",
         "Authorization endpoint",
         STRING,
-        "Path of the browser authorization page, starting with '/' and relative to the Orange Logic URL.",
+        "Path of the page where a person approves access (auth_mode authorization_code), starting with '/' and "
+        "relative to the Orange Logic URL; the authorization URL is this path with client_id, redirect_uri and "
+        "state added. Change it only if your Orange Logic instance serves that page elsewhere.",
         default=endpoints.AUTHORIZE,
     ),
     ExtraField(
@@ -265,15 +283,20 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "timeout",
         "Timeout (seconds)",
         NUMBER,
-        "Seconds to wait for each HTTP call.",
+        "Seconds to wait for Orange Logic on each HTTP call (to connect, and then for each part of the answer), "
+        "token and API calls alike. A call that times out is retried with backoff. Raise it for large search "
+        "pages on a slow instance.",
         default=30.0,
         minimum=_POSITIVE,
+        maximum=Bound(MAX_TIMEOUT_SECONDS),
     ),
     ExtraField(
         "verify_ssl",
         "Verify TLS certificates",
         BOOLEAN,
-        "Check the server's TLS certificate.",
+        "Check the Orange Logic server's TLS certificate. Turn it off only for a test instance with a "
+        "self-signed certificate: unchecked, anyone on the way can read the client secret and tokens. For a "
+        "private certificate authority keep it on and point REQUESTS_CA_BUNDLE at the CA file.",
         default=True,
     ),
     ExtraField(
@@ -283,6 +306,7 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "Seconds (86400 is 24 hours); used only when the token endpoint sends no usable expires_in.",
         default=24 * 3600,
         minimum=_POSITIVE,
+        maximum=Bound(MAX_LIFETIME_SECONDS),
     ),
     ExtraField(
         "default_refresh_token_lifetime",
@@ -291,6 +315,7 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "Seconds; Orange Logic refresh tokens live 30 days. The server does not send this, so it is always used.",
         default=30 * 24 * 3600,
         minimum=_POSITIVE,
+        maximum=Bound(MAX_LIFETIME_SECONDS),
     ),
     # Refresh once less than half of the access token's life is left: with the example refresh DAG
     # running every 30 minutes and 24-hour tokens, a pair is renewed ~12 hours before it expires,
@@ -318,7 +343,8 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "Allow http:// to a non-local host",
         BOOLEAN,
         "Allow an http:// Orange Logic URL whose host is not loopback; the client secret and tokens then travel "
-        "unencrypted.",
+        "unencrypted. Loopback hosts (localhost, 127.0.0.1) are always allowed; leave this off for a real "
+        "instance.",
         default=False,
     ),
 )
@@ -365,13 +391,32 @@ def _bound_schema(field: ExtraField, bound: Bound, key: str, step: int) -> dict[
     return {key: bound.value, "exclusive" + key[0].upper() + key[1:]: bound.value}
 
 
+def _choice_label(field: ExtraField, choice: Choice) -> str:
+    """A drop-down entry: the value, "(default)" on the default, and its meaning.
+
+    The default is named here because a field Airflow masks (``token_request_encoding``) cannot carry
+    it as a pre-selected value: the form opens on "Select Value", and saving that means the default.
+    """
+    label = choice.value + (" (default)" if choice.value == field.default else "")
+    return f"{label}: {choice.meaning}" if choice.meaning else label
+
+
 def json_schema(field: ExtraField) -> dict[str, Any]:
-    """The field's ``schema`` in ``conn-fields``; null is always allowed and means the default."""
+    """The field's ``schema`` in ``conn-fields``; null (the "null" type) means the default.
+
+    An enum lists only its real choices: Airflow's form turns every ``enum`` entry into a choice of its
+    drop-down, so a None there showed up as a third choice "null" (and as the selected value of a
+    connection saved with the field empty). Clearing the drop-down still saves null, the default.
+    ``values_display`` labels each choice (``_choice_label``); ``section`` is the form heading.
+    """
     schema: dict[str, Any] = {"type": [_JSON_TYPES[field.kind], "null"]}
     if field.schema_format:
         schema["format"] = field.schema_format
     if field.choices:
-        schema["enum"] = [*field.choice_values, None]
+        schema["enum"] = list(field.choice_values)
+        schema["values_display"] = {c.value: _choice_label(field, c) for c in field.choices}
+    if field.section:
+        schema["section"] = field.section
     if field.default is not None and not field.masked:
         schema["default"] = field.default
     if field.minimum:
@@ -389,9 +434,10 @@ def conn_fields() -> dict[str, dict[str, Any]]:
 def ui_field_behaviour() -> dict[str, Any]:
     """Standard-field relabelling, hiding and placeholders, in the shape of ``get_ui_field_behaviour``.
 
-    The provider info spells the same keys in kebab case (``hidden-fields``).
+    The provider info spells the same keys in kebab case (``hidden-fields``). Only the standard fields get
+    placeholders: Airflow 3's UI (``HookMetaService._make_standard_fields``) reads no others.
     """
-    placeholders = {f.name: f.placeholder for f in (*STANDARD_FIELDS, *EXTRA_FIELDS) if f.placeholder}
+    placeholders = {f.name: f.placeholder for f in STANDARD_FIELDS if f.placeholder}
     return {
         "hidden_fields": [f.name for f in STANDARD_FIELDS if f.hidden],
         "relabeling": {f.name: f.label for f in STANDARD_FIELDS if f.label},

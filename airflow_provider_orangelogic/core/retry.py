@@ -14,9 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
+import urllib3.exceptions
 from urllib3.exceptions import NewConnectionError
 
+from airflow_provider_orangelogic.core.errors import ResponseLimitExceeded
+
 log = logging.getLogger(__name__)
+
+# One HTTP request, from connecting to the last byte of the body, ends within this many seconds.
+DEFAULT_CALL_DEADLINE = 120.0
+_READ_CHUNK = 64 * 1024
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 # A connection dropped mid-body surfaces as ChunkedEncodingError, not ConnectionError.
@@ -37,6 +44,10 @@ class RetryPolicy:
     # A server asking to wait longer than this is not waited for: the call gives up with that
     # answer (and the Airflow task retries later) instead of holding a worker slot or a lock.
     max_retry_after: float = 120.0
+    # Per-read timeouts alone let a server that sends a byte now and then hold a call (and the refresh
+    # lock) forever: each attempt must also have its whole answer within this many seconds (checked
+    # between reads, so it may run over by at most one read timeout). Not retried when exceeded.
+    call_deadline: float = DEFAULT_CALL_DEADLINE
 
     def delay(self, attempt: int, response: requests.Response | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
@@ -60,6 +71,55 @@ class RetryEvent:
     status_code: int | None = None  # the answer's status; None after a transport error
     retry_after: float | None = None  # the server's Retry-After in seconds, when it sent a usable one
     error: BaseException | None = None  # the transport error, if that is what failed
+
+
+def read_body(response: requests.Response, *, deadline: float, max_bytes: int, what: str) -> requests.Response:
+    """Read the body of a ``stream=True`` answer into ``response.content``, within limits.
+
+    ``deadline`` is a ``time.monotonic()`` instant; reads return as soon as any data has arrived
+    (``read1``), so a server dripping a byte at a time is caught at the deadline rather than after the
+    whole body. More than ``max_bytes`` (decoded) ends the read too. Either way the connection is
+    closed and :class:`ResponseLimitExceeded` raised; transport errors surface as ``requests``
+    raises them when it reads a body itself (so retry rules are unchanged).
+    """
+    raw = response.raw
+    if raw is None:  # an adapter that answered without a stream (tests, custom transports): nothing to read
+        return response
+    read = getattr(raw, "read1", None)  # urllib3 >= 2.3; older ones block until a whole chunk arrives
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                response.close()
+                raise ResponseLimitExceeded(
+                    f"{what} did not send its whole answer within the call deadline (call_deadline); only "
+                    f"{size} byte(s) arrived. The server is too slow or stalling; the call was abandoned.",
+                    status_code=response.status_code,
+                )
+            chunk = read(_READ_CHUNK, decode_content=True) if read else raw.read(_READ_CHUNK, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                response.close()
+                raise ResponseLimitExceeded(
+                    f"{what} sent an answer larger than {max_bytes} bytes, the most accepted for it; the call "
+                    "was abandoned.",
+                    status_code=response.status_code,
+                )
+            chunks.append(chunk)
+    except urllib3.exceptions.ProtocolError as err:
+        raise requests.exceptions.ChunkedEncodingError(err) from err
+    except urllib3.exceptions.DecodeError as err:
+        raise requests.exceptions.ContentDecodingError(err) from err
+    except urllib3.exceptions.ReadTimeoutError as err:
+        raise requests.exceptions.ConnectionError(err) from err
+    except urllib3.exceptions.SSLError as err:
+        raise requests.exceptions.SSLError(err) from err
+    response._content = b"".join(chunks)  # what ``response.content`` returns from now on
+    response._content_consumed = True
+    return response
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +21,23 @@ from airflow_provider_orangelogic.core.errors import ConfigurationError
 from airflow_provider_orangelogic.core.fields import BOOLEAN, ENUM, INTEGER, NUMBER, ExtraField
 
 # Airflow accepts these characters in a Variable key (airflow.utils.helpers.KEY_REGEX).
-_VARIABLE_KEY = re.compile(r"^[\w.-]+$")
+# Matched with fullmatch: "$" would accept a trailing newline.
+_VARIABLE_KEY = re.compile(r"[\w.-]+")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# Control, format (zero-width), separator (line, paragraph, any space) characters: invisible when pasted.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})
+# A DNS name: dot-separated labels of letters (any script), digits, '-' or '_', with an optional final dot.
+_HOST_NAME = re.compile(r"(?:[\w-]{1,63}\.)*[\w-]{1,63}\.?")
+MAX_HOST_LENGTH = 2048
+MAX_HOST_NAME_LENGTH = 253
+MAX_REDIRECT_URI_LENGTH = 2048
+# What an HTTP header can carry: visible ASCII, no space (RFC 6750's b64token is a subset).
+_HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")
+
+
+def has_invisible(text: str) -> bool:
+    """True if ``text`` holds a control, format (e.g. zero-width) or separator character, or any space."""
+    return any(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in text)
 
 
 def _default(name: str) -> Any:
@@ -138,14 +154,24 @@ def _is_loopback(hostname: str) -> bool:
 
 def normalize_host(conn_id: str, host: str | None, *, allow_insecure_http: bool = False) -> str:
     """Return ``scheme://host[:port]`` for the connection's host; a bare host name gets ``https://``."""
+    if host is not None and not isinstance(host, str):
+        raise ConfigurationError(f"Connection {conn_id!r}: Host must be text, not {type(host).__name__}.")
+    if host is not None and len(host) > MAX_HOST_LENGTH:
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: Host is {len(host)} characters long; an Orange Logic URL has at most "
+            f"{MAX_HOST_LENGTH}. Set it to the bare URL, for example 'https://dam.example.com'."
+        )
     raw = (host or "").strip()
     if not raw:
         raise ConfigurationError(
             f"Connection {conn_id!r}: Host is empty. Set it to your Orange Logic URL, "
             "for example 'https://dam.example.com'."
         )
-    if _CONTROL_CHARS.search(raw) or " " in raw:
-        raise ConfigurationError(f"Connection {conn_id!r}: Host contains spaces or control characters.")
+    if has_invisible(raw):
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: Host contains spaces or control characters (or invisible ones such as a "
+            f"zero-width space or a line separator, which pasting can bring along): {_shown(raw)}. Type the URL again."
+        )
     if "://" not in raw:
         raw = "https://" + raw
     parts = urlsplit(raw)
@@ -159,7 +185,15 @@ def normalize_host(conn_id: str, host: str | None, *, allow_insecure_http: bool 
     except ValueError as err:
         raise ConfigurationError(f"Connection {conn_id!r}: Host has an invalid port ({err}).") from None
     if not hostname:
-        raise ConfigurationError(f"Connection {conn_id!r}: Host {raw!r} has no host name.")
+        raise ConfigurationError(f"Connection {conn_id!r}: Host {_shown(raw)} has no host name.")
+    if port == 0:
+        raise ConfigurationError(f"Connection {conn_id!r}: Host has an invalid port (0); use 1-65535 or none.")
+    if not _valid_host_name(hostname):
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: Host name {_shown(hostname)} is not valid: use a DNS name (letters, digits, '-' "
+            "and '.', at most 253 characters) or an IP address, without ';', '%' or other punctuation, for "
+            "example 'https://dam.example.com'."
+        )
     if parts.username or parts.password:
         raise ConfigurationError(
             f"Connection {conn_id!r}: Host must not contain user credentials; put the client ID in "
@@ -182,6 +216,25 @@ def normalize_host(conn_id: str, host: str | None, *, allow_insecure_http: bool 
     return f"{scheme}://{netloc}"
 
 
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: its repr, cut short (a pasted megabyte stays out of the message)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a {type(value).__name__} nested too deeply"
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+
+
+def _valid_host_name(hostname: str) -> bool:
+    if ":" in hostname:  # only an IPv6 literal ([...] in the URL) has colons
+        try:
+            ipaddress.IPv6Address(hostname)
+        except ValueError:
+            return False
+        return True
+    return len(hostname) <= MAX_HOST_NAME_LENGTH and _HOST_NAME.fullmatch(hostname) is not None
+
+
 def _credential(conn_id: str, declared: fields.StandardField, value: str | None) -> str:
     label = f"{declared.label} ({declared.name})"
     if value is None or value.strip() == "":
@@ -196,9 +249,15 @@ def _credential(conn_id: str, declared: fields.StandardField, value: str | None)
         raise ConfigurationError(
             f"Connection {conn_id!r}: {label} has leading or trailing whitespace; paste it again without it."
         )
-    if _CONTROL_CHARS.search(value) or any(ch.isspace() for ch in value):
+    if _CONTROL_CHARS.search(value) or any(ch.isspace() for ch in value) or has_invisible(value):
         raise ConfigurationError(
             f"Connection {conn_id!r}: {label} contains whitespace or control characters; paste it again."
+        )
+    if declared is _BEARER and not _HEADER_TOKEN.fullmatch(value):
+        # It travels in the Authorization header, which carries ASCII only; a raw encoding error could show it.
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: {label} contains characters a bearer token cannot have (only visible "
+            "ASCII letters, digits and punctuation); paste it again from Orange Logic."
         )
     return value
 
@@ -207,6 +266,10 @@ def parse_extra(conn_id: str, declared: ExtraField, value: Any) -> Any:
     """One extra field's value, checked against its declaration; None (not set) means its default."""
     if value is None:
         return declared.default
+    if not isinstance(value, (str, int, float)):  # bool is an int
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: {declared.name} must be a single value, not a JSON {type(value).__name__}."
+        )
     special = _SPECIAL.get(declared.name)
     if special is not None:
         return special(conn_id, declared, value)
@@ -220,31 +283,50 @@ def parse_extra(conn_id: str, declared: ExtraField, value: Any) -> Any:
 
 
 def _redirect_uri(conn_id: str, declared: ExtraField, value: Any) -> str:
-    if not isinstance(value, str) or _CONTROL_CHARS.search(value) or " " in value.strip():
-        raise ConfigurationError(f"Connection {conn_id!r}: redirect_uri must be a URL without spaces.")
+    if isinstance(value, str) and len(value) > MAX_REDIRECT_URI_LENGTH:
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: redirect_uri is {len(value)} characters long; at most "
+            f"{MAX_REDIRECT_URI_LENGTH} are allowed."
+        )
+    if not isinstance(value, str) or has_invisible(value.strip()):
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: redirect_uri must be a URL without spaces, control or invisible characters."
+        )
     parts = urlsplit(value.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(
-            f"Connection {conn_id!r}: redirect_uri {value!r} must be an absolute http(s) URL, exactly as "
+            f"Connection {conn_id!r}: redirect_uri {_shown(value)} must be an absolute http(s) URL, exactly as "
             "registered on the OAuth Client Application account in Orange Logic."
+        )
+    if parts.fragment or value.strip().endswith("#"):
+        # RFC 6749 section 3.1.2: the redirection endpoint URI MUST NOT include a fragment component.
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: redirect_uri {_shown(value)} must not contain a fragment ('#...'): OAuth "
+            "does not allow one (RFC 6749, 3.1.2). Remove it here and on the OAuth Client Application account."
         )
     return value.strip()
 
 
 def _token_variable(conn_id: str, declared: ExtraField, value: Any) -> str:
-    if not isinstance(value, str) or not _VARIABLE_KEY.match(value) or len(value) > 250:
+    if not isinstance(value, str) or not _VARIABLE_KEY.fullmatch(value) or len(value) > 250:
         raise ConfigurationError(
-            f"Connection {conn_id!r}: token_variable {value!r} is not a valid Airflow Variable key: use "
+            f"Connection {conn_id!r}: token_variable {_shown(value)} is not a valid Airflow Variable key: use "
             "1-250 letters, digits, '_', '-' or '.', or leave it empty for the default "
             f"'orangelogic_token_{conn_id}'."
         )
     if ".." in value:
         raise ConfigurationError(f"Connection {conn_id!r}: token_variable must not contain '..'.")
+    if not any(part in value.lower() for part in fields.AIRFLOW_SENSITIVE_NAME_PARTS):
+        raise ConfigurationError(
+            f"Connection {conn_id!r}: token_variable {_shown(value)} must contain the word 'token' (for example "
+            f"'orangelogic_token_{conn_id}'): Airflow masks a Variable's value in the UI and in logs only when its "
+            "key contains such a word, and this one holds the tokens."
+        )
     return value
 
 
 def _endpoint(conn_id: str, declared: ExtraField, value: Any) -> str:
-    if not isinstance(value, str) or not value.startswith("/") or "://" in value or " " in value:
+    if not isinstance(value, str) or not value.startswith("/") or "://" in value or has_invisible(value):
         raise ConfigurationError(
             f"Connection {conn_id!r}: {declared.name} must be a path starting with '/', for example "
             f"{declared.default!r}."
@@ -265,7 +347,7 @@ _SPECIAL = {
 def _text(conn_id: str, declared: ExtraField, value: Any) -> str:
     if not isinstance(value, str) or _CONTROL_CHARS.search(value):
         raise ConfigurationError(
-            f"Connection {conn_id!r}: {declared.name} must be text without control characters, not {value!r}."
+            f"Connection {conn_id!r}: {declared.name} must be text without control characters, not {_shown(value)}."
         )
     return value.strip()
 
@@ -275,7 +357,7 @@ def _choice(conn_id: str, declared: ExtraField, value: Any) -> str:
     if choice not in declared.choice_values:
         options = [_choice_text(c, default=c.value == declared.default) for c in declared.choices]
         raise ConfigurationError(
-            f"Connection {conn_id!r}: {declared.name} {value!r} is not supported; use "
+            f"Connection {conn_id!r}: {declared.name} {_shown(value)} is not supported; use "
             f"{', '.join(options[:-1])} or {options[-1]}."
         )
     return choice
@@ -288,11 +370,11 @@ def _choice_text(choice: fields.Choice, *, default: bool) -> str:
 
 def _number(conn_id: str, name: str, value: Any) -> float:
     if isinstance(value, bool):
-        raise ConfigurationError(f"Connection {conn_id!r}: {name} must be a number, not {value!r}.")
+        raise ConfigurationError(f"Connection {conn_id!r}: {name} must be a number, not {_shown(value)}.")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigurationError(f"Connection {conn_id!r}: {name} must be a number, not {value!r}.") from None
+        raise ConfigurationError(f"Connection {conn_id!r}: {name} must be a number, not {_shown(value)}.") from None
     if not math.isfinite(number):
         raise ConfigurationError(f"Connection {conn_id!r}: {name} must be a finite number.")
     return number
@@ -302,11 +384,13 @@ def _bounded_number(conn_id: str, declared: ExtraField, value: Any) -> float | i
     number = _number(conn_id, declared.name, value)
     if declared.kind == INTEGER:
         if not number.is_integer():
-            raise ConfigurationError(f"Connection {conn_id!r}: {declared.name} must be a whole number, not {value!r}.")
+            raise ConfigurationError(
+                f"Connection {conn_id!r}: {declared.name} must be a whole number, not {_shown(value)}."
+            )
         number = int(number)
     if not declared.within_bounds(number):
         raise ConfigurationError(
-            f"Connection {conn_id!r}: {declared.name} must be {declared.range_text()} (got {value!r}); "
+            f"Connection {conn_id!r}: {declared.name} must be {declared.range_text()} (got {_shown(value)}); "
             f"leave it empty for the default {declared.shown_default}. {declared.description}"
         )
     return number
@@ -320,4 +404,4 @@ def _as_bool(conn_id: str, name: str, value: Any) -> bool:
         return True
     if text in ("false", "0", "no", "off"):
         return False
-    raise ConfigurationError(f"Connection {conn_id!r}: {name} must be true or false, not {value!r}.")
+    raise ConfigurationError(f"Connection {conn_id!r}: {name} must be true or false, not {_shown(value)}.")

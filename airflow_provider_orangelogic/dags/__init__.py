@@ -10,7 +10,8 @@ for Airflow's safe-mode parser to open it)::
 the pairs of ``[orangelogic] refresh_conn_ids`` fresh; the one every installation needs) and
 ``search_example_dag()`` (a pipeline using the hook); ``search_to_storage_dag()`` lands a search in object
 storage, one JSON Lines file per run date. Each takes ``on_failure_callback`` (a callable or
-a notifier, e.g. ``SlackNotifier(...)``, or a list of them), ``default_args`` (merged over the
+a notifier, e.g. ``SlackNotifier(...)``, or a list of them; set on every task, it gets the failure
+as ``context["exception"]``: README "Alerts"), ``default_args`` (merged over the
 factory's, e.g. for task-level callbacks or an owner), and any other ``DAG`` argument. All of them parse
 without touching a Variable, a Connection or the network.
 """

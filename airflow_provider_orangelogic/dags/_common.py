@@ -1,4 +1,10 @@
-"""What the three DAG factories share: start date, default arguments, callbacks."""
+"""What the DAG factories share: start date, default arguments, callbacks.
+
+A factory's ``on_failure_callback`` is set on every task (through ``default_args``), not on the DAG: a
+task's callback gets the failure itself, ``context["exception"]``, whose message says what happened,
+since when, what to do and where (see README "Alerts"); a DAG-level callback only learns that the run
+failed. It is called once per failed task instance, after its last retry.
+"""
 
 from __future__ import annotations
 
@@ -22,14 +28,16 @@ def dag_arguments(
     tags: Sequence[str],
     extra: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The keyword arguments common to the factories' DAG() calls; ``extra`` (the caller's) wins."""
+    """The keyword arguments common to the factories' DAG() calls; ``extra`` (the caller's) wins.
+
+    ``on_failure_callback`` goes to every task (``default_args``); one given in ``default_args`` wins.
+    """
+    callbacks = {} if on_failure_callback is None else {"on_failure_callback": on_failure_callback}
     arguments: dict[str, Any] = {
         "start_date": START_DATE,
         "catchup": False,
         "tags": list(tags),
-        "default_args": {**base_default_args, **(default_args or {})},
+        "default_args": {**base_default_args, **callbacks, **(default_args or {})},
     }
-    if on_failure_callback is not None:
-        arguments["on_failure_callback"] = on_failure_callback
     arguments.update(extra)
     return arguments

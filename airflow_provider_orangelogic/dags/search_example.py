@@ -4,13 +4,16 @@
 Pages through `/API/search/v4.0/search` with `OrangeLogicHook.search()`, one page in memory at a
 time, and hands a small summary (counts per media type, a few identifiers) to the next task.
 The hook takes its access token from the connection's Variable, kept fresh by
-`orangelogic_token_refresh`; no task here ever sees or logs a token.
+`orangelogic_token_refresh`; no task here ever sees or logs a token. The search retries twice,
+two minutes apart, so a failure that passes (a token the refresh DAG renews meanwhile, a brief
+outage) does not fail the run for good.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Param, task
@@ -26,6 +29,8 @@ def search_example_dag(
     conn_id: str = DEFAULT_CONN_ID,
     query: str = "MediaType:Image",
     page_size: int = 100,
+    retries: int = 2,
+    retry_delay: timedelta = timedelta(minutes=2),
     tags: Sequence[str] = ("orangelogic", "example"),
     on_failure_callback: Callback | None = None,
     default_args: Mapping[str, Any] | None = None,
@@ -33,12 +38,16 @@ def search_example_dag(
 ) -> DAG:
     """A manually triggered search: *conn_id*, *query* and *page_size* params with these defaults.
 
-    :param on_failure_callback: Called (a callable or notifier, or a list) when a run fails.
-    :param default_args: Merged over the DAG's own (which has none).
+    :param retries: Task retries, so that one failure that passes (a token the refresh DAG renews in the
+        meantime, the host briefly down) does not fail the run for good.
+    :param retry_delay: The wait before each retry.
+    :param on_failure_callback: Called (a callable or notifier, or a list) by a task that fails after its
+        last retry, with the failure in ``context["exception"]``.
+    :param default_args: Merged over the DAG's own (retries, retry_delay).
     :param dag_kwargs: Any other ``DAG`` argument (schedule, description, doc_md, ...).
     """
     arguments = dag_arguments(
-        base_default_args={},
+        base_default_args={"retries": retries, "retry_delay": retry_delay},
         default_args=default_args,
         on_failure_callback=on_failure_callback,
         tags=tags,
@@ -52,9 +61,29 @@ def search_example_dag(
     with DAG(
         dag_id=dag_id,
         params={
-            "conn_id": Param(conn_id, type="string", minLength=1),
-            "query": Param(query, type="string", description="An Orange Logic search query."),
-            "page_size": Param(page_size, type="integer", minimum=1, maximum=1000),
+            "conn_id": Param(
+                conn_id,
+                type="string",
+                minLength=1,
+                title="Orange Logic connection id",
+                description="The orangelogic connection to search with (Admin > Connections); its token pair "
+                "must be authorized (Admin > Orange Logic).",
+            ),
+            "query": Param(
+                query,
+                type="string",
+                title="Search query",
+                description="An Orange Logic search query, e.g. MediaType:Image.",
+            ),
+            "page_size": Param(
+                page_size,
+                type="integer",
+                minimum=1,
+                maximum=1000,
+                title="Page size",
+                description="Assets per Search API call, 1 to 1000: fewer, larger pages mean fewer calls, but "
+                "more memory and a longer wait per call.",
+            ),
         },
         **arguments,
     ) as dag:

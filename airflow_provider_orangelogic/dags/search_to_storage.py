@@ -58,7 +58,8 @@ def search_to_storage_dag(
     :param fields: The asset fields written to each line.
     :param base_path: Where the files go (default: ``orangelogic`` in the system temp dir).
     :param storage_conn_id: The object store's connection, when the URL names none.
-    :param on_failure_callback: Called (a callable or notifier, or a list) when a run fails.
+    :param on_failure_callback: Called (a callable or notifier, or a list) by a task that fails after its
+        last retry, with the failure in ``context["exception"]``.
     :param default_args: Merged over the DAG's own (which has none).
     :param dag_kwargs: Any other ``DAG`` argument (schedule, description, doc_md, ...).
     """
@@ -78,9 +79,22 @@ def search_to_storage_dag(
     with DAG(
         dag_id=dag_id,
         params={
-            "conn_id": Param(conn_id, type="string", minLength=1),
-            "query": Param(query, type="string", description="An Orange Logic search query."),
-            "page_size": Param(page_size, type="integer", minimum=1, maximum=1000),
+            "conn_id": Param(
+                conn_id,
+                type="string",
+                minLength=1,
+                title="Orange Logic connection id",
+                description="The orangelogic connection to search with (Admin > Connections).",
+            ),
+            "query": Param(query, type="string", title="Search query", description="An Orange Logic search query."),
+            "page_size": Param(
+                page_size,
+                type="integer",
+                minimum=1,
+                maximum=1000,
+                title="Page size",
+                description="Assets per Search API call, 1 to 1000.",
+            ),
             "concurrency": Param(
                 concurrency, type="integer", minimum=1, maximum=10, description="Search pages in flight at most."
             ),

@@ -13,12 +13,20 @@ must authorize again.
 2. Get the authorization URL (it contains no secret) in Python, on any machine with the
    Airflow config: `OrangeLogicHook("orangelogic_default").get_authorization_url()`.
    It looks like `https://dam.example.com/oauth2/auth?client_id=...&response_type=code&redirect_uri=...&state=...`.
+   Its `state` is recorded for that connection (as a hash, in the Variable
+   `orangelogic_issued_states_<conn_id>`) and is good for one exchange within 30 minutes
+   (`[orangelogic] state_lifetime_seconds`).
 3. Open it in a browser, log in and press *Authorize*. The browser lands on
-   `<redirect uri>?code=AUTHORIZATION_CODE&state=...`; check that `state` is the one you sent.
-4. Trigger this DAG with that address (or only the code) in the *code* field (Trigger DAG w/
-   config form), and the connection id in *conn_id*. Codes are single use and short lived:
-   trigger it right away. An address carrying ``error=`` (e.g. ``access_denied``) fails the
-   run with Orange Logic's answer.
+   `<redirect uri>?code=AUTHORIZATION_CODE&state=...`.
+4. Trigger this DAG with that whole address in the *code* field (Trigger DAG w/ config form),
+   and the connection id in *conn_id*. The run checks the state against the ones issued for
+   that connection and refuses a code without one, or with a state it did not issue, used or
+   expired (nothing is exchanged). Codes are single use and short lived: trigger it right away.
+   An address carrying ``error=`` (e.g. ``access_denied``) fails the run with Orange Logic's answer.
+
+*skip_state_check*: only if you opened an authorization URL this deployment did not issue on
+purpose (e.g. built by hand), tick it to exchange a code without checking its state. The run
+logs a warning. Do not tick it for a code someone else sent you.
 
 The code is masked in the task log and in the rendered-template view; the pair goes to the
 Variable `orangelogic_token_<conn_id>` and XCom only gets expiry times.
@@ -49,7 +57,8 @@ def token_exchange_dag(
     """The manually triggered DAG trading an authorization code (its *code* param) for a token pair.
 
     :param conn_id: The connection id the trigger form proposes (the *conn_id* param's default).
-    :param on_failure_callback: Called (a callable or notifier, or a list) when a run fails.
+    :param on_failure_callback: Called (a callable or notifier, or a list) by a task that fails after its
+        last retry, with the failure in ``context["exception"]``.
     :param default_args: Merged over the DAG's own (which has none); the task never retries: a code
         is single use.
     :param dag_kwargs: Any other ``DAG`` argument (description, doc_md, owner_links, ...).
@@ -75,9 +84,24 @@ def token_exchange_dag(
                 minLength=1,
                 title="Authorization code or redirect address",
                 description="The whole address the browser landed on after 'Authorize' (code and state are taken "
-                "from it), or only the value of its 'code'.",
+                "from it; the state must be one get_authorization_url() issued for this connection).",
             ),
-            "conn_id": Param(conn_id, type="string", minLength=1, title="Orange Logic connection id"),
+            "conn_id": Param(
+                conn_id,
+                type="string",
+                minLength=1,
+                title="Orange Logic connection id",
+                description="The orangelogic connection (Admin > Connections) the authorization URL was made for; "
+                "the new token pair is stored for it, in the Variable orangelogic_token_<conn_id> unless the "
+                "connection names another.",
+            ),
+            "skip_state_check": Param(
+                False,
+                type="boolean",
+                title="Skip the state check",
+                description="Only for an authorization URL this deployment did not issue, opened on purpose: "
+                "exchange the code without checking its state. Never for a code someone else sent you.",
+            ),
         },
         **arguments,
     ) as dag:
@@ -85,6 +109,7 @@ def token_exchange_dag(
             task_id="exchange_code",
             code="{{ params.code }}",
             orangelogic_conn_id="{{ params.conn_id }}",
+            skip_state_check="{{ params.skip_state_check }}",
             retries=0,  # a code is single use: a retry could only fail or, worse, look like reuse
         )
     return dag

@@ -21,8 +21,15 @@ run at a time so two runs never refresh the same grant together.
 `airflow dags trigger orangelogic_token_refresh --conf '{"force": true}'`) to refresh every
 configured pair even if its access token is still fresh.
 
+Each mapped task is labelled by its connection id (`refresh_tokens [orangelogic_default]`), and logs
+the new expiry times of both tokens.
+
 A task fails without retrying when its grant is gone (refresh token expired or revoked): a person
-must authorize again and run `orangelogic_token_exchange`; the failure message has the URL.
+must authorize again on the Orange Logic page; the failure message has the link. The failure
+message of any refresh (the grant gone, or the host down after the retries) says what happened,
+since when (the stored pair's renewal and expiry times), what to do and where: attach alerting with
+the factory's `on_failure_callback`, which every task calls with that failure as
+`context["exception"]`.
 """
 
 from __future__ import annotations
@@ -72,8 +79,9 @@ def token_refresh_dag(
     :param interval: The schedule, a timedelta or seconds; default ``[orangelogic] refresh_interval_seconds``.
     :param retries: Task retries for transient failures (a grant that is gone fails at once, without retry).
     :param retry_delay: Default: a third of the interval, at most 2 minutes.
-    :param on_failure_callback: Called (a callable or notifier, or a list) when a run fails: attach your
-        alerting here, since tokens lapse while this DAG fails.
+    :param on_failure_callback: Called (a callable or notifier, or a list) by each task that fails after its
+        last retry, with the failure in ``context["exception"]`` (its message names the connection, since when,
+        what to do and the re-authorize link): attach your alerting here, since tokens lapse while this DAG fails.
     :param default_args: Merged over the DAG's own (retries, retry_delay), e.g. for a task-level
         ``on_failure_callback`` or ``on_retry_callback``.
     :param dag_kwargs: Any other ``DAG`` argument (description, doc_md, owner_links, ...).
@@ -111,7 +119,10 @@ def token_refresh_dag(
         },
         **arguments,
     ) as dag:
-        OrangeLogicRefreshTokenOperator.partial(task_id="refresh_tokens", force="{{ params.force }}").expand(
-            orangelogic_conn_id=conn_ids
-        )
+        OrangeLogicRefreshTokenOperator.partial(
+            task_id="refresh_tokens",
+            force="{{ params.force }}",
+            # Each mapped task shows as "refresh_tokens [<conn id>]" in the UI, not "[0]", "[1]".
+            map_index_template="{{ task.orangelogic_conn_id }}",
+        ).expand(orangelogic_conn_id=conn_ids)
     return dag

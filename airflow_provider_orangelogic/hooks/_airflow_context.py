@@ -12,7 +12,8 @@ from typing import Any
 
 from airflow_provider_orangelogic.compat import AirflowNotFoundException, BaseHook, conf, mask_secret
 from airflow_provider_orangelogic.core import config
-from airflow_provider_orangelogic.oauth import locking
+from airflow_provider_orangelogic.core.errors import secret_forms
+from airflow_provider_orangelogic.oauth import journal, locking
 
 
 def in_task() -> bool:
@@ -33,10 +34,15 @@ def get_connection(conn_id: str) -> Any:
 
 
 def mask(*secrets: str | None) -> None:
-    """Register values with Airflow's secrets masker, in the task and in its supervisor."""
+    """Register values with Airflow's secrets masker, in the task and in its supervisor.
+
+    Each in every form a server might echo it in (raw, URL-encoded, plus-encoded, JSON-escaped:
+    ``core.errors.secret_forms``), since Airflow's masker matches the raw value only.
+    """
     for secret in secrets:
         if secret:
-            mask_secret(secret)
+            for form in secret_forms(secret):
+                mask_secret(form)
 
 
 def configured_lock_dir() -> str | None:
@@ -50,3 +56,16 @@ def configured_lock_dir() -> str | None:
 
 # The hook passes no lock_dir unless given one: the refresh lock then takes the configured directory.
 locking.set_configured_lock_dir(configured_lock_dir)
+
+
+def fernet_keys() -> list[str]:
+    """``[core] fernet_key`` as a list (comma-separated while rotating); empty when unset or unreadable."""
+    try:
+        value = conf.get("core", "fernet_key", fallback="") or ""
+    except Exception:
+        return []
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
+# The rescue journal is encrypted and authenticated with Airflow's Fernet key when one is set.
+journal.set_journal_keys(fernet_keys)

@@ -67,9 +67,14 @@ def check_connection(hook: OrangeLogicHook) -> tuple[bool, str]:
     except OrangeLogicError as err:
         return False, str(err)
     try:
+        # Only "does it answer" matters: the body is never read (a server could drip it for ever).
         requests.get(
-            settings.base_url, timeout=min(settings.timeout, 10), verify=settings.verify_ssl, allow_redirects=False
-        )
+            settings.base_url,
+            timeout=min(settings.timeout, 10),
+            verify=settings.verify_ssl,
+            allow_redirects=False,
+            stream=True,
+        ).close()
     except requests.exceptions.SSLError:
         return False, f"Host {settings.base_url} answered, but its TLS certificate was not accepted."
     except requests.exceptions.RequestException as err:

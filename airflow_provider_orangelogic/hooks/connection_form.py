@@ -46,8 +46,9 @@ def connection_form_widgets() -> dict[str, Any]:
         else:  # string, enum, and number: wtforms has no float field Airflow accepts, so text
             field_class = StringField
             if field.kind == ENUM:
-                # None allowed too: an empty field means the default (as in conn-fields' enum).
-                validators.append(any_of([*field.choice_values, None]))
+                # Only the real choices: the UI makes each one a drop-down entry (a None showed as "null").
+                # An empty field still means the default: Optional() lets it through.
+                validators.append(any_of(list(field.choice_values)))
         if text_widget is not None and field_class is not BooleanField:
             kwargs["widget"] = text_widget
         widgets[field.name] = field_class(validators=validators, **kwargs)

@@ -10,15 +10,17 @@ from typing import Any
 
 import requests
 
-from airflow_provider_orangelogic.api.search import DEFAULT_FIELDS, SEARCH_ENDPOINT, iter_search
+from airflow_provider_orangelogic.api.search import DEFAULT_FIELDS, DEFAULT_PAGE_LIMIT, SEARCH_ENDPOINT, iter_search
 from airflow_provider_orangelogic.api.session import AccessTokenSource, FixedToken, new_session, send_with_retries
 from airflow_provider_orangelogic.compat import AirflowFailException, BaseHook
 from airflow_provider_orangelogic.core.errors import (
     ConfigurationError,
     OrangeLogicAPIError,
     ReauthorizationRequired,
+    TokenEndpointError,
     TokenStoreError,
     TokenStoreUnavailable,
+    redact,
 )
 from airflow_provider_orangelogic.core.fields import AUTHORIZATION_CODE, BEARER_TOKEN, CLIENT_CREDENTIALS, CONN_TYPE
 from airflow_provider_orangelogic.core.retry import RetryPolicy
@@ -26,17 +28,21 @@ from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.hooks import _airflow_context, connection_form
 from airflow_provider_orangelogic.hooks.variable_store import VariableTokenStore, default_variable_key
 from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant, Grant, grant_for
+from airflow_provider_orangelogic.oauth.locking import refresh_lock
 from airflow_provider_orangelogic.oauth.manager import Advice, TokenManager, utc_now
+from airflow_provider_orangelogic.oauth.redirect import parse_pasted
+from airflow_provider_orangelogic.oauth.state import IssuedStates, StateRecordStore, new_state
 from airflow_provider_orangelogic.oauth.stores import TokenStore
 from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient, validate_code
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
+from airflow_provider_orangelogic.plugins import connection_page_url
 
 # What a person does about the token pair, in Airflow's words.
 AIRFLOW_ADVICE = Advice(
     authorize="Authorize once more: press Authorize on the Orange Logic page of the Airflow UI (Admin > Orange "
     "Logic, /orangelogic/ on the API server), or, headless, open the authorization URL "
-    "(OrangeLogicHook.get_authorization_url()), approve, and run the orangelogic_token_exchange DAG with the code "
-    "or the whole address the browser landed on.",
+    "(OrangeLogicHook.get_authorization_url()), approve, and run the orangelogic_token_exchange DAG with the whole "
+    "address the browser landed on (it carries code and state).",
     keep_refreshing="Check that the orangelogic_token_refresh DAG is unpaused and succeeding, or set "
     "refresh_on_demand to true on the connection (safe on a single host only).",
 )
@@ -65,9 +71,14 @@ class OrangeLogicHook(BaseHook):
     :param wait_for_refresh: Seconds a caller holding an expired access token waits for the
         refresh DAG to store a new pair before failing.
     :param retry: Backoff policy for API and token endpoint calls.
-    :param lock_dir: Directory of the host-wide refresh lock files (default: the system temp dir).
+    :param lock_dir: Directory of the host-wide refresh locks and the rescue journal (default:
+        ``[orangelogic] lock_dir``, else ``$ORANGELOGIC_LOCK_DIR``, else a private per-user directory under
+        AIRFLOW_HOME). Checked on every use: ours, not a link, mode 0700. ``refresh_on_demand`` requires it
+        to be set explicitly, to one directory every process on the host shares.
     :param token_store: Where the pair lives (any ``TokenStore``, see
         ``airflow_provider_orangelogic.oauth.stores``); default: the connection's Airflow Variable.
+    :param state_store: Where the states of issued authorization URLs live (``oauth/state.py``);
+        default: the Airflow Variable ``orangelogic_issued_states_<conn_id>``.
     """
 
     conn_name_attr = "orangelogic_conn_id"
@@ -92,6 +103,7 @@ class OrangeLogicHook(BaseHook):
         retry: RetryPolicy | None = None,
         lock_dir: str | None = None,
         token_store: TokenStore | None = None,
+        state_store: StateRecordStore | None = None,
     ) -> None:
         super().__init__()
         self.orangelogic_conn_id = orangelogic_conn_id
@@ -99,6 +111,7 @@ class OrangeLogicHook(BaseHook):
         self.retry = retry or RetryPolicy()
         self.lock_dir = lock_dir
         self._token_store = token_store
+        self._state_store = state_store
         self._session: requests.Session | None = None
 
     def __repr__(self) -> str:
@@ -153,24 +166,57 @@ class OrangeLogicHook(BaseHook):
 
     @cached_property
     def token_manager(self) -> TokenManager:
-        return TokenManager(
-            self.settings,
-            self.grant,
-            self.token_store,
-            lock_dir=self.lock_dir,
-            wait_for_refresh=self.wait_for_refresh,
-            on_new_pair=_mask_pair,
-            advice=AIRFLOW_ADVICE,
-        )
+        with self._airflow_errors():  # refresh_on_demand without a shared lock_dir is refused here
+            return TokenManager(
+                self.settings,
+                self.grant,
+                self.token_store,
+                lock_dir=self.lock_dir,
+                wait_for_refresh=self.wait_for_refresh,
+                on_new_pair=_mask_pair,
+                advice=AIRFLOW_ADVICE,
+            )
 
     # -- authorization --------------------------------------------------------------------------
 
     def get_authorization_url(self, state: str | None = None, redirect_uri: str | None = None) -> str:
-        """The URL a person opens to approve the application; a random ``state`` when none is given.
+        """The URL a person opens to approve the application, with a state issued for this connection.
 
-        ``redirect_uri`` overrides the connection's (the Orange Logic page sends its own callback).
+        Without ``state`` a new one is issued and recorded (``issued_states``): the exchange of the code
+        accepts it once, within ``[orangelogic] state_lifetime_seconds`` (30 minutes). A given ``state`` is
+        used as is and not recorded: its caller checks it (the Orange Logic page does). ``redirect_uri``
+        overrides the connection's (the Orange Logic page sends its own callback).
         """
-        return self._authorization_code_grant().authorization_url(state=state, redirect_uri=redirect_uri)
+        grant = self._authorization_code_grant()
+        if state is not None:
+            return grant.authorization_url(state=state, redirect_uri=redirect_uri)
+        issued = new_state()
+        url = grant.authorization_url(state=issued, redirect_uri=redirect_uri)  # a bad connection fails first
+        self.issued_states.issue(host=self.settings.base_url, client_id=self.settings.client_id or "", state=issued)
+        return url
+
+    @cached_property
+    def issued_states(self) -> IssuedStates:
+        """The states of this connection's authorization URLs: issued by get_authorization_url, spent by
+        exchange_code."""
+        from airflow_provider_orangelogic.hooks.state_variable import (
+            VariableStateRecordStore,
+            configured_state_lifetime,
+        )
+
+        store = self._state_store or VariableStateRecordStore(self.orangelogic_conn_id)
+        conn_id = self.orangelogic_conn_id
+        return IssuedStates(
+            store,
+            conn_id,
+            lifetime=configured_state_lifetime(),
+            lock=lambda: refresh_lock(f"issued-states:{conn_id}", lock_dir=self.lock_dir, timeout=30),
+            restart="open the authorization URL again (press Authorize on the Orange Logic page of the Airflow UI, "
+            f"or get one with OrangeLogicHook({conn_id!r}).get_authorization_url()), approve, and give the whole "
+            "address the browser landed on to the orangelogic_token_exchange DAG",
+            skip="trigger the orangelogic_token_exchange DAG with skip_state_check set to true (in Python: "
+            "exchange_code(..., skip_state_check=True))",
+        )
 
     def _authorization_code_grant(self) -> AuthorizationCodeGrant:
         if self.auth_mode != AUTHORIZATION_CODE:
@@ -181,13 +227,52 @@ class OrangeLogicHook(BaseHook):
             )
         return self.grant  # type: ignore[return-value]
 
-    def exchange_code(self, code: str) -> dict[str, Any]:
-        """Trade an authorization code for the first token pair and store it; returns a summary."""
+    def exchange_code(
+        self,
+        code: str,
+        *,
+        state: str | None = None,
+        skip_state_check: bool = False,
+        state_verified_by: str | None = None,
+    ) -> dict[str, Any]:
+        """Trade an authorization code for the first token pair and store it; returns a summary.
+
+        :param code: The whole address the browser landed on after approving (code and state are taken
+            from it), or only the code with ``state``.
+        :param state: The state that came back with the code (when ``code`` is a bare code).
+        :param skip_state_check: Exchange without checking the state: only for a code from an authorization
+            URL this deployment did not issue, opened on purpose. Logged as a warning.
+        :param state_verified_by: Who already checked the state against its own records (the Orange Logic
+            page does, with its own single-use states); then this hook does not check it again.
+
+        Otherwise the state must be one ``get_authorization_url()`` issued for this connection, unused and
+        at most ``[orangelogic] state_lifetime_seconds`` old; it is spent before the code is sent.
+        """
         _airflow_context.mask(code if isinstance(code, str) else None)
+        if isinstance(code, str):
+            _airflow_context.mask(code.strip())
         self._authorization_code_grant()
         with self._airflow_errors():
-            code = validate_code(code)
-            pair = self.token_manager.exchange_code(code)
+            pasted = parse_pasted(code)
+            _airflow_context.mask(pasted.code)
+            if state is not None and pasted.state is not None and state != pasted.state:
+                raise ConfigurationError(
+                    "The state given differs from the one in the pasted address; give the address alone. "
+                    "Nothing was exchanged."
+                )
+            state = state if state is not None else pasted.state
+            if state_verified_by:
+                self.log.info("The state of this authorization was checked by %s.", state_verified_by)
+            elif skip_state_check:
+                self.log.warning(
+                    "Exchanging a code for %s WITHOUT checking its state (skip_state_check): this is safe only "
+                    "if you opened the authorization URL yourself, on purpose.",
+                    self.orangelogic_conn_id,
+                )
+            else:
+                self.issued_states.spend(state, host=self.settings.base_url, client_id=self.settings.client_id or "")
+                self.log.info("The state matches one this deployment issued for %s; spent.", self.orangelogic_conn_id)
+            pair = self.token_manager.exchange_code(validate_code(pasted.code))
         self.log.info(
             "Stored a new token pair in %s; the access token expires at %s, the refresh token at %s.",
             self.token_store.description,
@@ -208,9 +293,18 @@ class OrangeLogicHook(BaseHook):
             self.log.info("Nothing to refresh for %s: %s.", self.orangelogic_conn_id, reason)
             return {**head, "refreshed": False, "reason": reason}
         verb = "Refreshed the token pair" if self.auth_mode == AUTHORIZATION_CODE else "Renewed the access token"
-        with self._airflow_errors():
+        with self._refresh_failure_explained(), self._airflow_errors():
             result = self.token_manager.refresh(force=force)
-        if result.refreshed:
+        if result.refreshed and self.auth_mode == AUTHORIZATION_CODE:
+            self.log.info(
+                "%s in %s (%s); the access token now expires at %s, the refresh token at %s.",
+                verb,
+                self.token_store.description,
+                result.reason,
+                result.pair.access_token_expires_at.to_iso8601_string(),
+                result.pair.refresh_token_expires_at.to_iso8601_string(),
+            )
+        elif result.refreshed:
             self.log.info(
                 "%s in %s (%s); the access token now expires at %s.",
                 verb,
@@ -227,6 +321,54 @@ class OrangeLogicHook(BaseHook):
             "reason": result.reason,
             **result.pair.summary(),
         }
+
+    @contextlib.contextmanager
+    def _refresh_failure_explained(self) -> Iterator[None]:
+        """Make a failed refresh's message the whole alert: what happened, since when, what to do, and where.
+
+        The message of the exception is what ``on_failure_callback`` receives (``context["exception"]``), so
+        it carries the stored pair's times (last renewal, refresh due since, expiry of both tokens) and the
+        link to the connection on the Orange Logic page, where a person re-authorizes.
+        """
+        try:
+            yield
+        except (ReauthorizationRequired, TokenEndpointError) as err:
+            gone = isinstance(err, ReauthorizationRequired)
+            link = connection_page_url(self.orangelogic_conn_id)
+            if gone:
+                todo = f"Re-authorize {self.orangelogic_conn_id} at {link}"
+            else:
+                todo = (
+                    "The task retries by itself; consumers keep working while the access token is valid. Check that "
+                    f"{self.settings.base_url} is up and reachable from the workers. If refreshing still fails when "
+                    f"the refresh token expires, a person must re-authorize at {link}"
+                )
+            # What matters first (an alert may show only the start), the details last.
+            message = (
+                f"Orange Logic connection {self.orangelogic_conn_id!r}: the token refresh failed at "
+                f"{utc_now().to_iso8601_string()}{'; a person must authorize again' if gone else ''}. "
+                f"{self._pair_times()}{todo}. Details: {err}"
+            )
+            raise type(err)(
+                message, oauth_error=err.oauth_error, description=err.description, status_code=err.status_code
+            ) from None
+
+    def _pair_times(self) -> str:
+        """The stored pair's times as a sentence ("" when there is none or it cannot be read)."""
+        try:
+            pair = self.token_manager.read_if_any()
+        except Exception:  # the message is being built for another failure: never hide that one
+            return ""
+        if pair is None:
+            return ""
+        due = pair.obtained_at.add(seconds=int(pair.access_lifetime * (1 - self.settings.refresh_threshold)))
+        when = "overdue since" if due <= utc_now() else "next due at"
+        return (
+            f"The stored pair was last renewed at {pair.obtained_at.to_iso8601_string()} (a refresh is {when} "
+            f"{due.to_iso8601_string()}); its access token expires at "
+            f"{pair.access_token_expires_at.to_iso8601_string()}, its refresh token at "
+            f"{pair.refresh_token_expires_at.to_iso8601_string()}. "
+        )
 
     def get_access_token(self) -> str:
         """A valid access token for the connection's host."""
@@ -265,7 +407,9 @@ class OrangeLogicHook(BaseHook):
     def get_conn(self) -> requests.Session:
         """A pooled session sending ``Authorization: Bearer ...``; a 401 triggers one re-read and retry."""
         if self._session is None:
-            self._session = new_session(self.token_source, verify=self.settings.verify_ssl)
+            self._session = new_session(
+                self.token_source, verify=self.settings.verify_ssl, base_url=self.settings.base_url
+            )
         return self._session
 
     def request(self, method: str, endpoint: str, *, check_response: bool = True, **kwargs: Any) -> requests.Response:
@@ -283,10 +427,18 @@ class OrangeLogicHook(BaseHook):
         if check_response and not response.ok:
             raise OrangeLogicAPIError(
                 f"{method.upper()} {endpoint} answered HTTP {response.status_code}"
-                f"{self._rejection_hint() if response.status_code == 401 else ''}: {_short_body(response)}",
+                f"{self._rejection_hint() if response.status_code == 401 else ''}: "
+                f"{_short_body(response, self._known_secrets(response))}",
                 status_code=response.status_code,
             )
         return response
+
+    def _known_secrets(self, response: requests.Response) -> list[str | None]:
+        """What a server might echo into an answer: the token it was sent, the client secret, the pair held."""
+        sent = (response.request.headers.get("Authorization") or "").removeprefix("Bearer ")
+        held = getattr(self.token_source, "_cached", None)  # the TokenManager's last pair, if any
+        pair = [held.access_token, held.refresh_token] if isinstance(held, TokenPair) else []
+        return [sent, self.settings.client_secret, *pair]
 
     def _rejection_hint(self) -> str:
         if self.auth_mode == BEARER_TOKEN:
@@ -306,13 +458,15 @@ class OrangeLogicHook(BaseHook):
         endpoint: str = SEARCH_ENDPOINT,
         on_page: Callable[[int, int], None] | None = None,
         concurrency: int = 1,
+        page_limit: int = DEFAULT_PAGE_LIMIT,
     ) -> Iterator[dict[str, Any]]:
         """Yield every asset matching an Orange Logic query (e.g. ``MediaType:Image``), in page order.
 
         ``concurrency`` pages are fetched at once at most (default 1: one after another, one page in
         memory); items still come in page order and at most ``concurrency`` pages are held. 429/503
         answers lower the pace (see ``api/search.py``). ``on_page(page_number, items_on_page)`` is
-        called per page. A page that fails after retries raises ``SearchPageError`` naming it.
+        called per page. A page that fails after retries raises ``SearchPageError`` naming it, as does a
+        search that would not end (a repeated page, or more than ``page_limit`` pages).
         """
         return iter_search(
             self.request,
@@ -323,6 +477,7 @@ class OrangeLogicHook(BaseHook):
             endpoint=endpoint,
             on_page=on_page,
             concurrency=concurrency,
+            page_limit=page_limit,
         )
 
     @contextlib.contextmanager
@@ -354,13 +509,23 @@ class OrangeLogicHook(BaseHook):
         try:
             url = self.get_authorization_url()
         except ConfigurationError:
+            url = None
+        except Exception as err:  # recording the state failed: a URL it would not accept is no help
+            return (
+                f"Press Re-authorize on the Orange Logic page ({page_url()}), or, headless, get an authorization URL "
+                f"with OrangeLogicHook({self.orangelogic_conn_id!r}).get_authorization_url() (recording its state "
+                f"failed here: {type(err).__name__}), approve, and run the orangelogic_token_exchange DAG with the "
+                "address the browser landed on."
+            )
+        if url is None:
             return (
                 f"Press Re-authorize on the Orange Logic page ({page_url()}); for the headless way, set redirect_uri "
                 "on the connection to get the authorization URL."
             )
         return (
             f"Press Re-authorize on the Orange Logic page ({page_url()}), or open the authorization URL, approve, "
-            f"and run the orangelogic_token_exchange DAG with the code. Authorization URL: {url}"
+            "and run the orangelogic_token_exchange DAG with the address the browser landed on (it carries code and "
+            f"state; the state is good for {self.issued_states.lifetime / 60:g} minutes). Authorization URL: {url}"
         )
 
     # -- the UI's Test button -------------------------------------------------------------------
@@ -379,9 +544,10 @@ def _extra_of(conn: Any) -> Any:
         return {}
     try:
         return json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply for the parser
         raise OrangeLogicConfigurationError(
-            f"Connection {conn.conn_id!r}: Extra is not valid JSON; enter a JSON object or leave it empty."
+            f"Connection {conn.conn_id!r}: Extra is not valid JSON (or is nested too deeply); enter a flat JSON "
+            "object of the fields in docs/connection.md, or leave it empty."
         ) from None
 
 
@@ -389,6 +555,6 @@ def _mask_pair(pair: TokenPair) -> None:
     _airflow_context.mask(pair.access_token, pair.refresh_token)
 
 
-def _short_body(response: requests.Response) -> str:
-    text = " ".join(response.text.split())
+def _short_body(response: requests.Response, secrets: Sequence[str | None] = ()) -> str:
+    text = " ".join(redact(response.text, secrets).split())
     return (text[:200] + "...") if len(text) > 200 else (text or "(empty body)")

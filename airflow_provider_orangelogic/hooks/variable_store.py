@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -49,7 +50,7 @@ class VariableTokenStore:
         for attempt in range(1, self.write_attempts + 1):
             try:
                 self._write(value, description)
-                return
+                break
             except Exception as err:
                 if attempt == self.write_attempts:
                     raise TokenStoreUnavailable(
@@ -59,6 +60,30 @@ class VariableTokenStore:
                     ) from None
                 log.warning("Writing %s failed (%s); retrying.", self.description, type(err).__name__)
                 time.sleep(self.write_backoff * attempt)
+        self._verify(value)
+
+    def _verify(self, written: str) -> None:
+        """Read the Variable back past every cache; anything but what was written is a failed write.
+
+        Not retried: a different pair read back may be a newer one another host stored meanwhile, which a second
+        write would destroy. The caller (the refresh protocol) keeps its rescue copy of the new pair.
+        """
+        try:
+            read = self._read_back()
+        except Exception as err:
+            raise TokenStoreUnavailable(
+                f"Wrote the new token pair to {self.description}, but could not read it back to check the write "
+                f"({type(err).__name__}), so it cannot be reported as stored."
+            ) from None
+        if read == written or _same_record(read, written):
+            return
+        found = "nothing" if read is None else "a different value"
+        raise TokenStoreError(
+            f"Wrote the new token pair to {self.description}, but reading it back (past every cache) returned "
+            f"{found}: the write did not take effect. Check for something that overrides or rewrites this "
+            "Variable (a secrets backend, an AIRFLOW_VAR_ environment variable, a Variable of the same key in "
+            "another team, a database trigger or replica lag), or another host authorizing at the same moment."
+        )
 
     def check_writable(self) -> None:
         """Fail before a refresh if a secrets backend or env var hides the Variable we write to.
@@ -105,6 +130,21 @@ class VariableTokenStore:
                 "AIRFLOW_HOME / the sql_alchemy_conn setting point at your Airflow database."
             ) from None
 
+    def _read_back(self) -> str | None:
+        """The Variable as stored now: inside a task from the API server with the Task SDK's cache dropped,
+        outside one straight from the metadata DB (no cache, no secrets backend)."""
+        if in_task():
+            from airflow.sdk import Variable
+
+            invalidate_cached_variable(self.name)
+            try:
+                return Variable.get(self.name, default=None)
+            finally:
+                invalidate_cached_variable(self.name)
+        from airflow.secrets.metastore import MetastoreBackend
+
+        return MetastoreBackend().get_variable(self.name)
+
     def _write(self, value: str, description: str) -> None:
         if in_task():
             from airflow.sdk import Variable
@@ -116,6 +156,16 @@ class VariableTokenStore:
 
         CoreVariable.set(self.name, value, description=description)
         _warn_once_if_unencrypted(get_fernet().is_encrypted)
+
+
+def _same_record(read: str | None, written: str) -> bool:
+    # The same JSON object in another layout (a store may re-serialise what it was given) is the same pair.
+    if read is None:
+        return False
+    try:
+        return json.loads(read) == json.loads(written)
+    except (ValueError, RecursionError, TypeError):
+        return False
 
 
 _warned_unencrypted = False

@@ -32,7 +32,13 @@ from airflow_provider_orangelogic.core.errors import (
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant, Grant
 from airflow_provider_orangelogic.oauth.journal import RescueJournal, fingerprint
-from airflow_provider_orangelogic.oauth.locking import default_lock_dir, refresh_lock
+from airflow_provider_orangelogic.oauth.locking import (
+    LOCK_DIR_SETTING,
+    announce,
+    refresh_lock,
+    resolve_lock_dir,
+    under_temp_dir,
+)
 from airflow_provider_orangelogic.oauth.stores import TokenStore
 from airflow_provider_orangelogic.oauth.token_endpoint import validate_code
 from airflow_provider_orangelogic.oauth.tokens import GRANT_AUTHORIZATION_CODE, TokenPair, pair_from_response
@@ -91,7 +97,11 @@ class TokenManager:
         self.grant = grant
         self.store = store
         self.advice = advice or Advice()
-        self.lock_dir = lock_dir or default_lock_dir()
+        choice = resolve_lock_dir(lock_dir)
+        if settings.refresh_on_demand and not grant.renews_on_demand:
+            _check_shared_lock_dir(choice)
+        announce(choice)
+        self.lock_dir = choice.path
         self.journal = RescueJournal(self.lock_dir, store.name)
         self.lock_timeout = lock_timeout
         self.wait_for_refresh = wait_for_refresh
@@ -217,9 +227,11 @@ class TokenManager:
         code = validate_code(code)
         self.store.check_writable()
         with self._lock():
+            replaced = self._stored_fingerprint()
+            self._check_journal_writable()
             payload = self.grant.exchange(code)
             pair = self._pair_from(payload, GRANT_AUTHORIZATION_CODE, previous=None)
-            self._save(pair, replaces=None)
+            self._save(pair, replaces=replaced)
         return pair
 
     def refresh(self, *, force: bool = False, reason: str | None = None) -> RefreshResult:
@@ -240,13 +252,14 @@ class TokenManager:
                     return RefreshResult(current, refreshed=False, reason="the access token is fresh enough")
                 if not self.grant.renewable(current, self.now()):
                     raise self._reauthorization_needed(current)
+            self._check_journal_writable()
             payload = self.grant.renew(current)
             pair = self._pair_from(payload, self.grant.renewed_by, previous=current)
             spent = fingerprint(current.refresh_token) if current is not None and current.refresh_token else None
             self._save(pair, replaces=spent)
         if not pair.access_token:
             raise TokenEndpointError(
-                "The token endpoint answered the refresh without an access_token. Its new refresh token was "
+                "The token endpoint answered the refresh without a usable access_token. Its new refresh token was "
                 f"stored in {self.store.description}, so the next refresh can get a complete pair."
             )
         if reason is None:
@@ -271,20 +284,77 @@ class TokenManager:
         )
 
     def _save(self, pair: TokenPair, replaces: str | None) -> None:
-        """Store a pair the server just issued; the journal keeps it if the store write fails."""
+        """Store a pair the server just issued; the journal (best effort) keeps it if the store write fails."""
         with self._store_calls:
             self._on_new_pair(pair)
-        self.journal.write(pair, replaces)
+        journal_error = self._write_journal(pair, replaces)
         try:
             with self._store_calls:
                 self.store.save(pair)
+                self._verify_stored(pair)
         except TokenStoreError as err:
+            if journal_error is not None:
+                raise type(err)(
+                    f"{err} The rescue file {self.journal.path} could not be written either ({journal_error}), so "
+                    f"the new pair is lost and the server has retired the old one. {self.advice.authorize}"
+                ) from None
             raise type(err)(
                 f"{err} The new pair is kept in the host-local rescue file {self.journal.path}; the next refresh "
                 "on this host stores it instead of calling the token endpoint."
             ) from None
-        self.journal.clear()
+        if journal_error is None:
+            try:
+                self.journal.clear()
+            except (OSError, ConfigurationError) as err:  # stored: a leftover rescue file is ignored later
+                log.warning("Could not remove the rescue file %s after storing its pair: %s", self.journal.path, err)
         self._cached = pair
+
+    def _write_journal(self, pair: TokenPair, replaces: str | None) -> str | None:
+        """Best effort once the server has answered: a failure is logged loudly and the pair is stored anyway."""
+        try:
+            self.journal.write(pair, replaces)
+        except (OSError, ConfigurationError) as err:
+            why = f"{type(err).__name__}: {err}"
+            log.error(
+                "Could not write the rescue file %s after the token endpoint issued a new pair (%s). Storing the "
+                "pair in %s without a rescue copy: if that write fails too, the pair is lost. Check the space and "
+                "permissions of the lock directory (%s).",
+                self.journal.path,
+                why,
+                self.store.description,
+                LOCK_DIR_SETTING,
+            )
+            return why
+        return None
+
+    def _check_journal_writable(self) -> None:
+        """Before spending a refresh token or a code: the rescue file must be writable now."""
+        try:
+            self.journal.check_writable()
+        except OSError as err:
+            raise TokenStoreUnavailable(
+                f"The rescue file's directory {self.journal.directory} is not writable ({err.strerror or err}); the "
+                "token endpoint was not called, so nothing was spent. Free space there or fix its permissions, or "
+                f"choose another directory with {LOCK_DIR_SETTING}."
+            ) from None
+
+    def _stored_fingerprint(self) -> str | None:
+        """The fingerprint of the stored refresh token a code exchange replaces (None if nothing usable is stored)."""
+        try:
+            with self._store_calls:
+                stored = self.store.load()
+        except TokenStoreError:
+            return None  # a corrupt record: the exchange replaces it, and a rescue of it proves nothing
+        return fingerprint(stored.refresh_token) if stored is not None and stored.refresh_token else None
+
+    def _verify_stored(self, pair: TokenPair) -> None:
+        """Read the store afresh after a save: a write that did not take effect must not pass for success."""
+        stored = self.store.load()
+        if stored is None or _generation(stored) != _generation(pair):
+            raise TokenStoreError(
+                f"{self.store.description} did not return the new token pair right after it was saved (it returned "
+                f"{'nothing' if stored is None else 'another pair'}), so the write cannot be reported as done."
+            )
 
     def _recover_pending(self) -> TokenPair | None:
         """Store a pair that a crashed or failed refresh on this host received but could not store."""
@@ -304,4 +374,26 @@ class TokenManager:
         return ReauthorizationRequired(
             f"The refresh token in {self.store.description} expired at "
             f"{pair.refresh_token_expires_at.to_iso8601_string()}. A person must authorize again."
+        )
+
+
+def _check_shared_lock_dir(choice) -> None:
+    """refresh_on_demand with a refresh token: every process on the host must share one, explicitly chosen, lock
+    directory, or two of them can present the same refresh token and the server revokes the grant."""
+    if not choice.explicit:
+        raise ConfigurationError(
+            "The connection sets refresh_on_demand, so any task may refresh the token pair, and every process on this "
+            "host must take the same refresh lock: set [orangelogic] lock_dir (or AIRFLOW__ORANGELOGIC__LOCK_DIR) to "
+            "one directory that every Airflow process on the host shares (mode 0700, owned by the user running "
+            "Airflow), e.g. /var/lib/airflow/orangelogic-locks. Without it each process could lock a directory of "
+            f"its own ({choice.path} here) and present the same refresh token twice, which revokes the grant. Or "
+            "set refresh_on_demand to false and let the orangelogic_token_refresh DAG refresh."
+        )
+    if under_temp_dir(choice.path):
+        log.warning(
+            "The Orange Logic lock directory %s (from %s) is in a temp directory; with refresh_on_demand every process "
+            "on the host must see the same one, which a per-process TMPDIR or systemd PrivateTmp breaks. Prefer a "
+            "path outside /tmp.",
+            choice.path,
+            choice.source,
         )

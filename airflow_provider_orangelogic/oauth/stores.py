@@ -32,7 +32,11 @@ class TokenStore(Protocol):
         """The stored pair read afresh (no cache), or None when nothing is stored yet."""
 
     def save(self, pair: TokenPair) -> None:
-        """Store ``pair`` so that the next ``load`` on any host returns it; raise TokenStoreError if not."""
+        """Store ``pair`` so that the next ``load`` on any host returns it; raise TokenStoreError if not.
+
+        Return only once the pair was read back, past any cache, as written: a write that did not take
+        effect must never pass for a stored pair (the caller then keeps its rescue copy).
+        """
 
     def check_writable(self) -> None:
         """Raise TokenStoreError if a pair written now could not be read back (called before a refresh)."""
@@ -90,6 +94,17 @@ class FileTokenStore:
         with os.fdopen(fd, "w") as handle:
             handle.write(pair.to_json())
         os.replace(tmp, self.path)
+        try:
+            read = self.path.read_text()
+        except OSError as err:
+            raise TokenStoreError(
+                f"Wrote the new token pair to {self.description} but could not read it back ({type(err).__name__})."
+            ) from None
+        if read != pair.to_json():
+            raise TokenStoreError(
+                f"Wrote the new token pair to {self.description}, but reading it back returned something else: the "
+                "write did not take effect (another process replaced the file at the same moment?)."
+            )
 
     def check_writable(self) -> None:
         if not os.access(self.path.parent, os.W_OK):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -18,7 +19,10 @@ from airflow_provider_orangelogic.core.errors import (
     CLIENT_REJECTED_ERRORS,
     ConfigurationError,
     ReauthorizationRequired,
+    ResponseLimitExceeded,
     TokenEndpointError,
+    known_oauth_error,
+    redact,
 )
 from airflow_provider_orangelogic.core.retry import (
     RetryPolicy,
@@ -26,6 +30,7 @@ from airflow_provider_orangelogic.core.retry import (
     is_retryable_status,
     is_transient,
     never_reached_server,
+    read_body,
 )
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.tokens import (
@@ -39,6 +44,8 @@ log = logging.getLogger(__name__)
 # OAuth errors that no retry can fix: the grant or the client credentials are not accepted.
 FATAL_OAUTH_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
 MAX_CODE_LENGTH = 4096
+# The largest token answer read: a pair and a few fields fit in a fraction of it.
+MAX_ANSWER_BYTES = 64 * 1024
 
 
 def new_state() -> str:
@@ -143,22 +150,33 @@ class TokenEndpointClient:
         body: dict[str, Any] = {"json": params} if self.settings.token_request_encoding == "json" else {"data": params}
 
         def send() -> requests.Response:
-            return self._session.post(
+            # The whole answer within the deadline and the size cap: this may run inside the refresh lock.
+            deadline = time.monotonic() + self.retry.call_deadline
+            response = self._session.post(
                 url,
                 headers={"Accept": "application/json"},
-                timeout=self.settings.timeout,
+                timeout=min(self.settings.timeout, self.retry.call_deadline),
                 verify=self.settings.verify_ssl,
                 allow_redirects=False,
+                stream=True,
                 **body,
             )
+            return read_body(response, deadline=deadline, max_bytes=MAX_ANSWER_BYTES, what="The token endpoint")
 
+        sent = (code or "", self.settings.client_secret)
         try:
             response = call_with_retries(send, policy=self.retry, what="The token endpoint", resend_after=resend_after)
         except requests.exceptions.RequestException as err:
             raise TokenEndpointError(self._transport_message(grant_type, url, err)) from None
+        except ResponseLimitExceeded as err:
+            raise TokenEndpointError(
+                f"{err} (call_deadline {self.retry.call_deadline:g} s, at most {MAX_ANSWER_BYTES} bytes) The server "
+                "may have acted on the request; the stored pair was left as it was. The task will retry.",
+                status_code=err.status_code,
+            ) from None
         if response.status_code == 200:
-            return self._json_body(response, url)
-        raise self._error_for(grant_type, response, sent=(code or "", self.settings.client_secret))
+            return self._json_body(response, url, sent)
+        raise self._error_for(grant_type, response, sent=sent)
 
     def _transport_message(self, grant_type: str, url: str, err: Exception) -> str:
         what = {
@@ -175,13 +193,20 @@ class TokenEndpointClient:
             f"(timeout {self.settings.timeout:g} s).{hint} Check that the host is reachable from the worker."
         )
 
-    def _json_body(self, response: requests.Response, url: str) -> dict[str, Any]:
+    def _json_body(self, response: requests.Response, url: str, sent: tuple[str, ...]) -> dict[str, Any]:
         try:
             payload = response.json()
+        except RecursionError:
+            raise TokenEndpointError(
+                f"The token endpoint {url} answered 200 with JSON nested too deeply to be a token answer. Check "
+                "that token_endpoint is right and that no proxy rewrites the answer.",
+                status_code=200,
+            ) from None
         except ValueError:
+            content_type = redact(response.headers.get("Content-Type", "non-JSON"), sent)[:100]
             raise TokenEndpointError(
                 f"The token endpoint {url} answered 200 with a "
-                f"{response.headers.get('Content-Type', 'non-JSON')} body instead of JSON. Check that "
+                f"{content_type} body instead of JSON. Check that "
                 "token_endpoint is right and that no proxy rewrites the answer.",
                 status_code=200,
             ) from None
@@ -191,10 +216,11 @@ class TokenEndpointClient:
 
     def _error_for(self, grant_type: str, response: requests.Response, sent: tuple[str, ...]) -> Exception:
         error, description = _oauth_error(response)
-        for secret in sent:
-            # Some servers echo what they were sent; never let it reach a log or a message.
-            if description and secret:
-                description = description.replace(secret, "***")
+        # Some servers echo what they were sent, raw or encoded; never let it reach a log or a message.
+        # ``error`` is shown only when it is an OAuth error code, the description only redacted.
+        error = known_oauth_error(error)
+        if description:
+            description = redact(description, sent)
         detail = f"HTTP {response.status_code}"
         if error:
             detail += f" {error}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ import pendulum
 from pendulum import DateTime
 
 from airflow_provider_orangelogic.core.errors import TokenEndpointError, TokenStoreError
+from airflow_provider_orangelogic.core.fields import MAX_LIFETIME_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,20 @@ ANSWER_FIELDS = {
 RECORD_VERSION = 1
 # An access token said to live longer than this is a server bug; the fallback lifetime is safer.
 MAX_PLAUSIBLE_LIFETIME = 366 * 24 * 3600
+# Shorter is a server bug too: every call would refresh.
+MIN_PLAUSIBLE_LIFETIME = 1
+# An access token travels in the Authorization header: visible ASCII, no space (RFC 6750's b64token is a
+# subset). Anything else would fail every call with an encoding error that may print the token.
+ACCESS_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+# RFC 6749 appendix A.17: refresh-token = 1*VSCHAR (%x20-7E).
+REFRESH_TOKEN_CHARS = re.compile(r"[\x20-\x7e]+")
+MAX_TOKEN_LENGTH = 64 * 1024
+# A stored record is a few hundred bytes; anything near this is not one (and could be slow to parse).
+MAX_RECORD_LENGTH = 1024 * 1024
+# Stored dates outside these years mean the record was edited by hand (or the clock was wrong).
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+# What Airflow's secrets masker puts in place of a sensitive value (the UI shows and saves it back).
+AIRFLOW_MASK = "***"
 
 _REQUIRED_FIELDS = (
     "access_token",
@@ -107,20 +123,34 @@ class TokenPair:
     @classmethod
     def from_json(cls, text: Any, *, source: str) -> TokenPair:
         """Parse a stored record; ``source`` names where it came from (e.g. the Variable) for messages."""
-        fix = (
-            f"Delete {source} and authorize again (exchange a new authorization code) to store a fresh pair."
-        )
+        fix = f"Delete {source} and authorize again (exchange a new authorization code) to store a fresh pair."
         if isinstance(text, (bytes, bytearray)):
             text = text.decode("utf-8", errors="replace")
         if isinstance(text, str):
+            if len(text) > MAX_RECORD_LENGTH:
+                raise TokenStoreError(
+                    f"{source} holds {len(text)} characters, far more than a token record; it was overwritten "
+                    f"with something else. {fix}"
+                )
             try:
                 record = json.loads(text)
             except ValueError:
                 raise TokenStoreError(f"{source} does not hold valid JSON (it may be truncated). {fix}") from None
+            except RecursionError:
+                raise TokenStoreError(
+                    f"{source} holds JSON nested too deeply to be a token record; it was overwritten. {fix}"
+                ) from None
         else:
             record = text
         if not isinstance(record, dict):
             raise TokenStoreError(f"{source} holds a JSON {type(record).__name__}, not the token record object. {fix}")
+        masked = [name for name in _REQUIRED_FIELDS if record.get(name) == AIRFLOW_MASK]
+        if masked:
+            raise TokenStoreError(
+                f"{source} holds {AIRFLOW_MASK!r} in place of {', '.join(masked)}: it was saved from the Airflow UI "
+                "(Admin > Variables > Edit > Save), which shows the tokens masked and saves the mask back, so the "
+                f"real tokens are gone. Never edit or save this Variable in the UI. {fix}"
+            )
         missing = [name for name in _REQUIRED_FIELDS if name not in record]
         if missing:
             raise TokenStoreError(f"{source} lacks the field(s) {', '.join(missing)}. {fix}")
@@ -129,6 +159,15 @@ class TokenPair:
                 raise TokenStoreError(f"{source}: field {name} must be a string. {fix}")
         if not record["refresh_token"] and record["obtained_by"] != GRANT_CLIENT_CREDENTIALS:
             raise TokenStoreError(f"{source}: refresh_token is empty. {fix}")
+        # Checked here too, not only in the token answer: a raw header error later could print the token.
+        # The refresh token is only sent URL-encoded in a form body, so only its length is checked.
+        access_bad = record["access_token"] and not _token_ok(record["access_token"], ACCESS_TOKEN_CHARS)
+        if access_bad or len(record["refresh_token"]) > MAX_TOKEN_LENGTH:
+            name = "access_token" if access_bad else "refresh_token"
+            raise TokenStoreError(
+                f"{source}: {name} holds characters a token cannot have (line breaks, control or non-ASCII "
+                f"characters) or is too long; the record was edited. {fix}"
+            )
         return cls(
             access_token=record["access_token"],
             refresh_token=record["refresh_token"],
@@ -141,15 +180,43 @@ class TokenPair:
         )
 
 
+def _token_ok(token: str, allowed: re.Pattern[str]) -> bool:
+    return len(token) <= MAX_TOKEN_LENGTH and allowed.fullmatch(token) is not None
+
+
 def _parse_time(record: dict[str, Any], name: str, source: str, fix: str) -> DateTime:
     value = record[name]
     try:
-        parsed = pendulum.parse(value) if isinstance(value, str) else None
-    except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
+        parsed = pendulum.parse(value) if isinstance(value, str) and len(value) <= 64 else None
+        if isinstance(parsed, DateTime):
+            parsed = parsed.in_timezone("UTC")
+    except (ValueError, TypeError, OverflowError, pendulum.parsing.exceptions.ParserError):
         parsed = None
     if not isinstance(parsed, DateTime):
         raise TokenStoreError(f"{source}: {name} is not an ISO 8601 date-time. {fix}")
-    return parsed.in_timezone("UTC")
+    if not EARLIEST_YEAR <= parsed.year < LATEST_YEAR:
+        raise TokenStoreError(
+            f"{source}: {name} is {parsed.to_iso8601_string()}, outside {EARLIEST_YEAR}-{LATEST_YEAR - 1}: the "
+            f"record was edited by hand (or written with a wrong clock). {fix}"
+        )
+    return parsed
+
+
+def _bounded_lifetime(seconds: float, what: str) -> float:
+    """A configured lifetime within 1 s .. MAX_LIFETIME_SECONDS, so that date arithmetic cannot overflow.
+
+    Settings parsed from a connection are bounded already; this guards settings built in code, because an
+    exception here comes after the server answered, when the new pair could no longer be given back.
+    """
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if math.isfinite(value) and MIN_PLAUSIBLE_LIFETIME <= value <= MAX_LIFETIME_SECONDS:
+        return value
+    bounded = MAX_LIFETIME_SECONDS if not value < MIN_PLAUSIBLE_LIFETIME else MIN_PLAUSIBLE_LIFETIME
+    log.warning("The configured %s (%.40r s) is out of range; using %d seconds.", what, seconds, bounded)
+    return bounded
 
 
 def _lifetime(payload: dict[str, Any], fallback: float) -> float:
@@ -163,13 +230,13 @@ def _lifetime(payload: dict[str, Any], fallback: float) -> float:
         return fallback
     try:
         seconds = float(raw) if not isinstance(raw, bool) else math.nan
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer too large for a float
         seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_PLAUSIBLE_LIFETIME:
+    if not math.isfinite(seconds) or seconds < MIN_PLAUSIBLE_LIFETIME or seconds > MAX_PLAUSIBLE_LIFETIME:
         log.warning(
             "The token endpoint sent an unusable expires_in (%.40r); assuming the configured "
             "access-token lifetime of %d seconds.",
-            raw,
+            str(raw)[:40] if isinstance(raw, int) else raw,
             fallback,
         )
         return fallback
@@ -216,6 +283,35 @@ def pair_from_response(
         access_token = ""
     if refresh_token is not None and not isinstance(refresh_token, str):
         raise TokenEndpointError("The token endpoint sent a refresh_token that is not a string.")
+    if refresh_token and len(refresh_token) > MAX_TOKEN_LENGTH:
+        # Names no value: it may be a secret. Nothing usable to keep: the grant must be authorized again.
+        raise TokenEndpointError(
+            f"The token endpoint sent a refresh_token longer than {MAX_TOKEN_LENGTH} characters; it was not stored. "
+            "This is a server fault: report it to your Orange Logic administrator, then authorize again."
+        )
+    if refresh_token and not REFRESH_TOKEN_CHARS.fullmatch(refresh_token):
+        # Outside RFC 6749's VSCHAR, but it only ever travels URL-encoded in a form body, where any character is
+        # safe: the old refresh token is spent, so keeping this one is the only way to keep the grant.
+        log.warning(
+            "The token endpoint sent a refresh_token with characters RFC 6749 does not allow (line breaks, control "
+            "or non-ASCII characters); it is kept, since the old one is spent. Report this server fault to your "
+            "Orange Logic administrator."
+        )
+    if access_token and not _token_ok(access_token, ACCESS_TOKEN_CHARS):
+        if not (refresh_token or (previous is not None and grant == GRANT_REFRESH_TOKEN)):
+            raise TokenEndpointError(
+                "The token endpoint sent an access_token with characters an HTTP header cannot carry (spaces, line "
+                "breaks, control or non-ASCII characters), or one longer than 64 KiB; it was not stored."
+            )
+        # Unusable in a header, but the grant lives on: keep the refresh token with an expired (empty) access
+        # token, so the next refresh can get a complete pair.
+        log.warning(
+            "The token endpoint sent an access_token that an HTTP header cannot carry; keeping the refresh token "
+            "and discarding the access token."
+        )
+        access_token = ""
+    access_lifetime = _bounded_lifetime(access_lifetime, "access-token lifetime")
+    refresh_lifetime = _bounded_lifetime(refresh_lifetime, "refresh-token lifetime")
     access_seconds = _lifetime(payload, access_lifetime) if access_token else 0
     access_expires_at = now.add(seconds=access_seconds)
     if grant == GRANT_CLIENT_CREDENTIALS:
@@ -228,10 +324,12 @@ def pair_from_response(
     else:
         raise TokenEndpointError("The token endpoint answered 200 without a refresh_token.")
     token_type = answer_field(payload, "token_type")
+    if not (isinstance(token_type, str) and len(token_type) <= 64 and ACCESS_TOKEN_CHARS.fullmatch(token_type)):
+        token_type = "Bearer"
     return TokenPair(
         access_token=access_token,
         refresh_token=refresh_token,
-        token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
+        token_type=token_type,
         access_token_expires_at=access_expires_at,
         refresh_token_expires_at=refresh_expires_at,
         obtained_at=now,

@@ -19,21 +19,37 @@ if TYPE_CHECKING:
 class OrangeLogicExchangeCodeOperator(BaseOperator):
     """Trade an authorization code for the first token pair and store it in the connection's Variable.
 
-    :param code: The authorization code, or the whole redirect address the browser landed on (code and
-        state are taken from it), templated, e.g. ``"{{ params.code }}"``. It is masked before it can reach
-        a log or the rendered-template view.
+    :param code: The whole redirect address the browser landed on (code and state are taken from it), or
+        the bare code with ``state``; templated, e.g. ``"{{ params.code }}"``. It is masked before it can
+        reach a log or the rendered-template view.
     :param orangelogic_conn_id: The Orange Logic connection (templated).
+    :param state: The state that came back with a bare code (templated); not needed with an address.
+    :param skip_state_check: Exchange without checking the state (templated, e.g.
+        ``"{{ params.skip_state_check }}"``). By default the state must be one
+        ``OrangeLogicHook.get_authorization_url()`` issued for this connection, unused and recent
+        (``[orangelogic] state_lifetime_seconds``); skip only for an authorization URL this deployment did
+        not issue, opened on purpose.
 
     Pushes to XCom only a summary (host, expiry times), never a token.
     """
 
-    template_fields: Sequence[str] = ("code", "orangelogic_conn_id")
+    template_fields: Sequence[str] = ("code", "orangelogic_conn_id", "state", "skip_state_check")
     ui_color = "#f7a35c"
 
-    def __init__(self, *, code: str, orangelogic_conn_id: str = OrangeLogicHook.default_conn_name, **kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        code: str,
+        orangelogic_conn_id: str = OrangeLogicHook.default_conn_name,
+        state: str | None = None,
+        skip_state_check: bool | str = False,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.code = code
         self.orangelogic_conn_id = orangelogic_conn_id
+        self.state = state
+        self.skip_state_check = skip_state_check
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         super().render_template_fields(context, jinja_env)
@@ -49,13 +65,16 @@ class OrangeLogicExchangeCodeOperator(BaseOperator):
         except ConfigurationError as err:
             raise OrangeLogicConfigurationError(str(err)) from None
         _airflow_context.mask(pasted.code)
+        try:
+            skip = _as_bool("skip_state_check", self.skip_state_check)
+        except ValueError as err:
+            raise OrangeLogicConfigurationError(str(err)) from None
+        state = self.state.strip() if isinstance(self.state, str) and self.state.strip() else None
         if pasted.from_address:
-            self.log.info(
-                "Took the code from the pasted address; its state is %r: check that it is the state of the "
-                "authorization URL you opened.",
-                pasted.state,
-            )
-        return OrangeLogicHook(self.orangelogic_conn_id).exchange_code(pasted.code)
+            self.log.info("Took the code%s from the pasted address.", " and state" if pasted.state else "")
+        return OrangeLogicHook(self.orangelogic_conn_id).exchange_code(
+            pasted.code, state=state or pasted.state, skip_state_check=skip
+        )
 
 
 class OrangeLogicRefreshTokenOperator(BaseOperator):

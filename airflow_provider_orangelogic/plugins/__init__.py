@@ -30,3 +30,10 @@ def airflow_base_url() -> str:
 def page_url() -> str:
     """The page's address: absolute when ``[api] base_url`` is set, else its path on the API server."""
     return f"{airflow_base_url()}{URL_PREFIX}/"
+
+
+def connection_page_url(conn_id: str) -> str:
+    """The page at one connection's card (its Authorize / Re-authorize button), as ``page_url()``."""
+    from urllib.parse import quote
+
+    return f"{page_url()}#conn-{quote(conn_id, safe='')}"

@@ -464,7 +464,8 @@ def callback(
             "again.",
         )
     try:
-        hook.exchange_code(code)
+        # The state was checked above (authorizations.py: single use, this browser, this user, 10 minutes).
+        hook.exchange_code(code, state_verified_by="the Orange Logic page")
     except OrangeLogicError as err:
         log.warning("Exchanging the authorization code of %s failed: %s", conn_id, type(err).__name__)
         return _message(502, "Orange Logic did not accept the code", f"{err}")

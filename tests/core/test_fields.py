@@ -72,6 +72,16 @@ def test_null_or_empty_means_the_declared_default(field, blank):
     assert getattr(parse(), field.name) == field.default
 
 
+def test_a_connection_saved_by_the_form_with_every_field_empty_gets_every_default():
+    """Airflow 3.2+'s form writes an explicit null for each extra field left empty."""
+    settings = parse(**dict.fromkeys(fields.EXTRA_FIELD_NAMES))
+    assert settings == parse()
+    for f in fields.EXTRA_FIELDS:
+        assert getattr(settings, f.name) == f.default, f.name
+    legacy = parse(**{fields.LEGACY_PREFIX + name: None for name in fields.EXTRA_FIELD_NAMES})
+    assert legacy == settings
+
+
 def test_only_token_variable_refuses_an_empty_string():
     assert [f.name for f in fields.EXTRA_FIELDS if not f.blank_is_default] == ["token_variable"]
 
@@ -150,7 +160,11 @@ def test_a_new_enum_field_needs_only_its_declaration():
     )
     assert fields.json_schema(mode) == {
         "type": ["string", "null"],
-        "enum": ["authorization_code", "client_credentials", None],
+        "enum": ["authorization_code", "client_credentials"],
+        "values_display": {
+            "authorization_code": "authorization_code (default): a person authorizes once",
+            "client_credentials": "client_credentials",
+        },
         "default": "authorization_code",
     }
 
@@ -175,7 +189,9 @@ def test_provider_info_conn_fields_are_the_declaration():
         assert spec["description"].startswith(f.description)
         assert "null" in schema["type"], f.name  # null: the default
         if f.choices:
-            assert schema["enum"] == [*f.choice_values, None]
+            # Airflow's form makes each enum entry a drop-down choice: no "null" among them.
+            assert schema["enum"] == list(f.choice_values) and None not in schema["enum"], f.name
+            assert list(schema["values_display"]) == list(f.choice_values), f.name
         if f.masked or f.default is None:
             # Airflow would show a masked default as "***"; the description says it instead.
             assert "default" not in schema, f.name
@@ -200,14 +216,69 @@ def test_provider_info_schema_accepts_exactly_what_the_parser_accepts(field):
     validator = jsonschema.Draft202012Validator(schema)
     for value in schema_samples(field):
         assert validator.is_valid(value) == accepted(field.name, value), (field.name, value)
-    assert validator.is_valid(None)  # null: the default
+    # null (what the form saves for a cleared field) is the default. The schema's "null" type says so; an
+    # enum lists only real choices, since Airflow's form shows every enum entry as a choice.
+    assert accepted(field.name, None)
+    assert validator.is_valid(None) == (field.kind != ENUM)
+
+
+def test_the_form_says_what_authorization_code_mode_needs():
+    conn = conn_type()
+    spec = conn["conn-fields"]["redirect_uri"]
+    assert spec["description"].startswith("Needed by auth_mode authorization_code:")
+    # Its own heading, above "Extra Fields" (Airflow 3.2+ opens no extra section by itself).
+    assert (
+        spec["schema"]["section"]
+        == conn["conn-fields"]["auth_mode"]["schema"]["section"]
+        == ("Authorization (Auth mode, Redirect URI)")
+    )
+    assert [name for name, f in conn["conn-fields"].items() if "section" in f["schema"]] == [
+        "auth_mode",
+        "redirect_uri",
+    ]
+    for name in ("host", "login"):
+        assert "authorization_code" in fields.STANDARD_FIELDS_BY_NAME[name].description
+        assert "Redirect URI" in fields.STANDARD_FIELDS_BY_NAME[name].description
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("authorize_endpoint", ("approves access", "Change it only if")),
+        ("timeout", ("retried", "Raise it")),
+        ("verify_ssl", ("self-signed", "REQUESTS_CA_BUNDLE")),
+        ("allow_insecure_http", ("unencrypted", "Loopback hosts")),
+    ],
+)
+def test_the_terse_fields_say_when_to_change_them(name, words):
+    description = conn_type()["conn-fields"][name]["description"]
+    for word in words:
+        assert word in description, (name, word)
+
+
+def test_the_encoding_drop_down_offers_form_and_json_only():
+    spec = conn_type()["conn-fields"]["token_request_encoding"]
+    schema = spec["schema"]
+    assert schema["enum"] == ["form", "json"]
+    # Airflow masks a field named "...token...": a pre-selected default would show (and save) "***". The form
+    # opens on "Select Value", which saves null, the default; the choice and the help text name it.
+    assert "default" not in schema and spec["description"].endswith("Default when empty: form.")
+    assert schema["values_display"] == {
+        "form": "form (default): application/x-www-form-urlencoded",
+        "json": "json: application/json",
+    }
 
 
 def test_ui_field_behaviour_is_the_declared_standard_fields():
     behaviour = fields.ui_field_behaviour()
     assert behaviour["hidden_fields"] == [f.name for f in fields.STANDARD_FIELDS if f.hidden] == ["schema", "port"]
     assert behaviour["relabeling"] == {"host": "Orange Logic URL", "login": "Client ID", "password": "Client secret"}
-    assert behaviour["placeholders"]["redirect_uri"] == fields.EXTRA_FIELDS_BY_NAME["redirect_uri"].placeholder
+    # Airflow 3's form shows ui-field-behaviour placeholders on the standard fields only; an extra field's
+    # example is in its description.
+    assert set(behaviour["placeholders"]) == {"host", "login", "password"}
+    assert (
+        "e.g. https://airflow.example.com/orangelogic/callback" in fields.EXTRA_FIELDS_BY_NAME["redirect_uri"].help_text
+    )
     assert conn_type()["ui-field-behaviour"] == {k.replace("_", "-"): v for k, v in behaviour.items()}
 
 

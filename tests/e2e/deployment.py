@@ -61,6 +61,7 @@ class AirflowHost:
         self.tmp, self.locks, self.work = self.root / "tmp", self.root / "locks", self.root / "work"
         for directory in (self.home, self.dags, self.logs, self.tmp, self.locks, self.work):
             directory.mkdir(parents=True, exist_ok=True)
+        self.locks.chmod(0o700)  # the provider refuses a lock directory open to other users
         self._copy_dags()
         self.settings = dict(settings)
 

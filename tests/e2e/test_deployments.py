@@ -29,7 +29,7 @@ def test_connection_form_lists_orangelogic_with_our_labels(deployment_run: Deplo
     for name in OUR_EXTRA_FIELDS:
         assert name in extra, name
     assert extra["redirect_uri"]["schema"]["title"] == "Redirect URI"
-    assert extra["token_request_encoding"]["schema"]["enum"] == ["form", "json", None]  # None: the default
+    assert extra["token_request_encoding"]["schema"]["enum"] == ["form", "json"]  # empty (null): the default
 
 
 def test_connection_form_defaults_are_not_masked(deployment_run: DeploymentRun) -> None:

@@ -8,8 +8,9 @@ import pytest
 
 from airflow_provider_orangelogic.hooks import connection_check, variable_store
 from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
+from airflow_provider_orangelogic.oauth.state import MemoryStateRecordStore
 from airflow_provider_orangelogic.oauth.stores import MemoryTokenStore
-from airflow_provider_orangelogic.testing.browser import authorize_like_a_browser
+from airflow_provider_orangelogic.testing.browser import follow_authorization
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, FAST_RETRY, REDIRECT_URI
 
 TEMPORARY_ID = "Zq81xYwA"  # what Airflow's get_random_string() makes
@@ -50,8 +51,9 @@ def test_the_edited_connections_pair_is_found(stand_in, stores, tmp_path):
         token_store=stores.setdefault("orangelogic_token_ol_real", MemoryTokenStore("orangelogic_token_ol_real")),
         retry=FAST_RETRY,
         lock_dir=str(tmp_path),
+        state_store=MemoryStateRecordStore(),
     )
-    edited.exchange_code(authorize_like_a_browser(edited.get_authorization_url()))
+    edited.exchange_code(follow_authorization(edited.get_authorization_url()).location)
 
     hook = OrangeLogicHook(TEMPORARY_ID, retry=FAST_RETRY, lock_dir=str(tmp_path))
     ok, message = airflow_test_endpoint(type("Body", (), {"connection_id": "ol_real"})(), hook)

@@ -6,7 +6,7 @@ import pytest
 
 from airflow_provider_orangelogic.api.search import SearchPageError
 from airflow_provider_orangelogic.oauth.stores import MemoryTokenStore
-from airflow_provider_orangelogic.testing.browser import authorize_like_a_browser
+from airflow_provider_orangelogic.testing.browser import follow_authorization
 from tests.hooks.test_orangelogic_hook import connection, make_hook  # noqa: F401 - the fixture
 
 FIELDS = ("SystemIdentifier", "MediaType")
@@ -14,7 +14,7 @@ FIELDS = ("SystemIdentifier", "MediaType")
 
 def authorized_hook(tmp_path, store=None):
     hook = make_hook(tmp_path, store)
-    hook.exchange_code(authorize_like_a_browser(hook.get_authorization_url()))
+    hook.exchange_code(follow_authorization(hook.get_authorization_url()).location)
     return hook
 
 

@@ -15,8 +15,9 @@ from airflow_provider_orangelogic.hooks.orangelogic import (
     OrangeLogicHook,
     OrangeLogicReauthorizationRequired,
 )
+from airflow_provider_orangelogic.oauth.state import MemoryStateRecordStore
 from airflow_provider_orangelogic.oauth.stores import MemoryTokenStore
-from airflow_provider_orangelogic.testing.browser import authorize_like_a_browser
+from airflow_provider_orangelogic.testing.browser import follow_authorization
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, FAST_RETRY, REDIRECT_URI
 
 CONN_ID = "orangelogic_unit"
@@ -41,14 +42,19 @@ def connection(stand_in, monkeypatch):
 
 def make_hook(tmp_path, store=None) -> OrangeLogicHook:
     return OrangeLogicHook(
-        CONN_ID, token_store=store or MemoryTokenStore(), retry=FAST_RETRY, lock_dir=str(tmp_path), wait_for_refresh=1
+        CONN_ID,
+        token_store=store or MemoryTokenStore(),
+        state_store=MemoryStateRecordStore(),
+        retry=FAST_RETRY,
+        lock_dir=str(tmp_path),
+        wait_for_refresh=1,
     )
 
 
 def test_a_given_token_store_holds_the_pair(stand_in, connection, tmp_path):
     store = MemoryTokenStore("unit-store")
     hook = make_hook(tmp_path, store)
-    summary = hook.exchange_code(authorize_like_a_browser(hook.get_authorization_url()))
+    summary = hook.exchange_code(follow_authorization(hook.get_authorization_url()).location)
     assert summary["token_store"] == "memory store 'unit-store'" and "token_variable" not in summary
     assert store.writes == 1 and json.loads(store.text)["obtained_by"] == "authorization_code"
     status = hook.token_status()
@@ -58,7 +64,7 @@ def test_a_given_token_store_holds_the_pair(stand_in, connection, tmp_path):
 
 def test_request_and_search_use_the_stored_token(stand_in, connection, tmp_path):
     hook = make_hook(tmp_path)
-    hook.exchange_code(authorize_like_a_browser(hook.get_authorization_url()))
+    hook.exchange_code(follow_authorization(hook.get_authorization_url()).location)
     pages = []
     assets = list(hook.search("MediaType:Image", page_size=50, on_page=lambda page, n: pages.append(n)))
     assert assets and all(asset["MediaType"] == "Image" for asset in assets)
@@ -69,7 +75,7 @@ def test_request_and_search_use_the_stored_token(stand_in, connection, tmp_path)
 def test_forced_refresh_rotates_the_pair_in_the_given_store(stand_in, connection, tmp_path):
     store = MemoryTokenStore()
     hook = make_hook(tmp_path, store)
-    hook.exchange_code(authorize_like_a_browser(hook.get_authorization_url()))
+    hook.exchange_code(follow_authorization(hook.get_authorization_url()).location)
     first = json.loads(store.text)
     assert not hook.refresh_tokens()["refreshed"]
     summary = hook.refresh_tokens(force=True)
@@ -81,13 +87,13 @@ def test_forced_refresh_rotates_the_pair_in_the_given_store(stand_in, connection
 def test_a_refused_grant_fails_the_task_with_the_way_back(stand_in, connection, tmp_path):
     store = MemoryTokenStore()
     hook = make_hook(tmp_path, store)
-    hook.exchange_code(authorize_like_a_browser(hook.get_authorization_url()))
+    hook.exchange_code(follow_authorization(hook.get_authorization_url()).location)
     before = store.text
     stand_in.add_fault("token", "status", status=400, error="invalid_grant")
     with pytest.raises(OrangeLogicReauthorizationRequired) as caught:
         hook.refresh_tokens(force=True)
     assert caught.value.oauth_error == "invalid_grant"
-    assert "run the orangelogic_token_exchange DAG with the code. Authorization URL: " in str(caught.value)
+    assert "run the orangelogic_token_exchange DAG with the address the browser landed on" in str(caught.value)
     assert f"{stand_in.url}/oauth2/auth?client_id={CLIENT_ID}" in str(caught.value)
     assert store.text == before  # a failed refresh never overwrites a good pair
 
@@ -107,7 +113,7 @@ def test_test_connection_tells_bad_credentials_from_missing_tokens(stand_in, con
 
 def test_test_connection_reports_the_expiry_when_all_is_well(stand_in, connection, tmp_path):
     hook = make_hook(tmp_path)
-    hook.exchange_code(authorize_like_a_browser(hook.get_authorization_url()))
+    hook.exchange_code(follow_authorization(hook.get_authorization_url()).location)
     ok, message = hook.test_connection()
     assert ok and message.startswith(f"Connected to {stand_in.url}. Access token expires at ")
 

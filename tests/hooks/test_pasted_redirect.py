@@ -57,14 +57,14 @@ def test_the_operator_exchanges_the_code_of_a_pasted_address(monkeypatch):
         def __init__(self, conn_id):
             self.conn_id = conn_id
 
-        def exchange_code(self, code):
-            exchanged.append((self.conn_id, code))
+        def exchange_code(self, code, *, state=None, skip_state_check=False):
+            exchanged.append((self.conn_id, code, state, skip_state_check))
             return {"conn_id": self.conn_id}
 
     monkeypatch.setattr(operators, "OrangeLogicHook", Hook)
     address = f"https://airflow.example.com/orangelogic/callback?code={CODE}&state=st4te"
     op = operators.OrangeLogicExchangeCodeOperator(task_id="x", code=address, orangelogic_conn_id="ol")
-    assert op.execute({}) == {"conn_id": "ol"} and exchanged == [("ol", CODE)]
+    assert op.execute({}) == {"conn_id": "ol"} and exchanged == [("ol", CODE, "st4te", False)]
     denied = operators.OrangeLogicExchangeCodeOperator(task_id="y", code="https://a.example.com/cb?error=access_denied")
     with pytest.raises(operators.OrangeLogicConfigurationError, match="error=access_denied"):
         denied.execute({})

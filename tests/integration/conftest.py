@@ -63,8 +63,8 @@ def hook_call(sandbox: AirflowSandbox, conn_id: str, expression: str, env: dict 
 
 
 def authorize_in_browser(url: str) -> str:
-    """What a person does: open the URL, approve, copy ``code`` from the redirect address (state checked)."""
-    return follow_authorization(url, timeout=120).code
+    """What a person does: open the URL, approve, copy the whole redirect address (it carries code and state)."""
+    return follow_authorization(url, timeout=120).location
 
 
 def db_rows(sandbox: AirflowSandbox, table: str) -> list[tuple]:

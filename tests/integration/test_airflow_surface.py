@@ -14,6 +14,7 @@ from tests.integration.conftest import (
     CLIENT_SECRET,
     REDIRECT_URI,
     add_orangelogic_connection,
+    authorize_in_browser,
     db_rows,
     hook_call,
 )
@@ -24,8 +25,8 @@ pytestmark = pytest.mark.integration
 def authorized_connection(sandbox, stand_in, conn_id, **extra):
     """A connection with a stored pair, exchanged through the hook outside any task."""
     add_orangelogic_connection(sandbox, conn_id, stand_in.url, **extra)
-    code = stand_in.authorize(REDIRECT_URI)
-    hook_call(sandbox, conn_id, f"exchange_code({code!r})")
+    address = authorize_in_browser(hook_call(sandbox, conn_id, "get_authorization_url()"))
+    hook_call(sandbox, conn_id, f"exchange_code({address!r})")
 
 
 def variable_value(sandbox, key):
@@ -53,8 +54,35 @@ def test_provider_and_connection_form_metadata(sandbox):
         widget = widgets[fields.LEGACY_PREFIX + declared.name]
         assert widget["schema"] == {**fields.json_schema(declared), "title": declared.label}, declared.name
         assert widget["value"] == (None if declared.masked else declared.default), declared.name
-    assert widgets["extra__orangelogic__token_request_encoding"]["schema"]["enum"] == ["form", "json", None]
+    assert widgets["extra__orangelogic__token_request_encoding"]["schema"]["enum"] == ["form", "json"]
     assert widgets["extra__orangelogic__timeout"]["value"] == 30
+
+
+def test_connection_form_as_the_ui_receives_it(sandbox):
+    """What the API server sends the connection form (Airflow 3.2+ HookMetaService), read as a person would."""
+    code = (
+        "import json; from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService as H\n"
+        "(meta,) = [m for m in H.hook_meta_data() if m.connection_type == 'orangelogic']\n"
+        "print('RESULT=' + json.dumps(meta.model_dump(mode='json')))\n"
+    )
+    out = sandbox.python(code).stdout
+    meta = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT=")).removeprefix("RESULT="))
+    extra, standard = meta["extra_fields"], meta["standard_fields"]
+    encoding = extra["token_request_encoding"]
+    # Two choices, no "null" one; nothing pre-selected (a masked name would show "***"), the default named.
+    assert encoding["schema"]["enum"] == ["form", "json"] and encoding["value"] is None
+    assert encoding["schema"]["values_display"]["form"] == "form (default): application/x-www-form-urlencoded"
+    assert encoding["description"].endswith("Default when empty: form.")
+    # Redirect URI: under its own heading, saying when it is needed, with the example a placeholder cannot give.
+    redirect = extra["redirect_uri"]
+    assert redirect["schema"]["section"] == extra["auth_mode"]["schema"]["section"] == fields.AUTHORIZATION_SECTION
+    assert redirect["description"].startswith("Needed by auth_mode authorization_code:")
+    assert "e.g. https://airflow.example.com/orangelogic/callback" in redirect["description"]
+    for name in ("authorize_endpoint", "timeout", "verify_ssl", "allow_insecure_http"):
+        assert len(extra[name]["description"]) > 120, name  # more than a restated label
+    # Placeholders reach the standard fields only; those are ours.
+    assert standard["host"]["placeholder"] == "https://dam.example.com"
+    assert standard["host"]["title"] == "Orange Logic URL"
 
 
 def test_test_button_says_which_part_is_wrong(sandbox, stand_in):
@@ -161,7 +189,7 @@ def test_example_dags_parse_cheaply_with_the_documented_shape(sandbox):
     dags = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT=")).removeprefix("RESULT="))
     assert dags["errors"] == []
     exchange, refresh = dags["orangelogic_token_exchange"], dags["orangelogic_token_refresh"]
-    assert exchange["schedule"] == "None" and exchange["params"] == ["code", "conn_id"]
+    assert exchange["schedule"] == "None" and exchange["params"] == ["code", "conn_id", "skip_state_check"]
     assert refresh["catchup"] is False and refresh["max_active_runs"] == 1 and refresh["params"] == ["force"]
     assert "0:30:00" in refresh["schedule"]
     assert dags["orangelogic_search_example"]["tasks"] == ["report", "search_assets"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_provider_orangelogic.testing.browser import authorize_like_a_browser
+from airflow_provider_orangelogic.testing.browser import follow_authorization
 from tests.integration.conftest import CLIENT_SECRET, add_orangelogic_connection, hook_call
 
 pytestmark = pytest.mark.integration
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 def test_status_names_each_connection_and_fails_when_one_needs_a_person(sandbox, stand_in):
     add_orangelogic_connection(sandbox, "ol_status_ready", stand_in.url)
     add_orangelogic_connection(sandbox, "ol_status_new", stand_in.url)
-    code = authorize_like_a_browser(hook_call(sandbox, "ol_status_ready", "get_authorization_url()"))
+    code = follow_authorization(hook_call(sandbox, "ol_status_ready", "get_authorization_url()")).location
     hook_call(sandbox, "ol_status_ready", f"exchange_code({code!r})")
 
     ready = sandbox.module("airflow_provider_orangelogic", "status", "ol_status_ready", check=False)

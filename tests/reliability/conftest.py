@@ -18,6 +18,10 @@ CATEGORIES = {
     "test_store_trouble": "The store under trouble",
     "test_bad_input": "Bad input",
     "test_security": "Security properties",
+    "test_hardening_local": "Hardening: lock and journal directory",
+    "test_hardening_http": "Hardening: origins, echoed secrets, unbounded waits",
+    "test_hardening_input": "Hardening: validation, masked write-back, verified writes",
+    "test_hardening_state": "Hardening: OAuth state verification",
 }
 
 

@@ -109,6 +109,7 @@ def test_variable_write_recovers_after_a_blip(monkeypatch):
             raise ConnectionError("blip")
 
     monkeypatch.setattr(VariableTokenStore, "_write", flaky_write)
+    monkeypatch.setattr(VariableTokenStore, "_read_back", lambda self: calls[-1])
     monkeypatch.setattr(VariableTokenStore, "check_writable", lambda self: None)
     VariableTokenStore("orangelogic_token_x", "x", write_backoff=0.01).save(_pair())
     assert len(calls) == 2

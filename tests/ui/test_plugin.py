@@ -116,9 +116,10 @@ def test_abandoned_states_and_replay_markers_are_purged():
 
 def test_the_page_shows_status_and_never_a_secret(stand_in, monkeypatch, tmp_path):
     from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
+    from airflow_provider_orangelogic.oauth.state import MemoryStateRecordStore
     from airflow_provider_orangelogic.oauth.stores import MemoryTokenStore
     from airflow_provider_orangelogic.plugins import app
-    from airflow_provider_orangelogic.testing.browser import authorize_like_a_browser
+    from airflow_provider_orangelogic.testing.browser import follow_authorization
     from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
 
     monkeypatch.setenv(
@@ -134,7 +135,7 @@ def test_the_page_shows_status_and_never_a_secret(stand_in, monkeypatch, tmp_pat
         ),
     )
     store = MemoryTokenStore("page")
-    hook = OrangeLogicHook("ol_page", token_store=store, lock_dir=str(tmp_path))
+    hook = OrangeLogicHook("ol_page", token_store=store, state_store=MemoryStateRecordStore(), lock_dir=str(tmp_path))
     monkeypatch.setattr(app, "_hook", lambda conn_id: hook)
     request = SimpleNamespace(headers={"host": "airflow.example.com"}, url=SimpleNamespace(scheme="https"))
     monkeypatch.setattr(app, "may", lambda user, method, conn_id: True)
@@ -144,7 +145,7 @@ def test_the_page_shows_status_and_never_a_secret(stand_in, monkeypatch, tmp_pat
     assert (view.verdict, view.headline) == ("action", "Not authorized yet") and view.can_authorize
     assert view.redirect_uri == REDIRECT_URI  # the connection's own, since it is this page's callback path
 
-    hook.exchange_code(authorize_like_a_browser(hook.get_authorization_url()))
+    hook.exchange_code(follow_authorization(hook.get_authorization_url()).location)
     view = app.connection_view("ol_page", object(), request)
     html = render_page([view], callback_uri=app.callback_uri(request))
     pair = json.loads(store.text)

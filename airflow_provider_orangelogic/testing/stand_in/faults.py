@@ -199,6 +199,61 @@ class ExpiresIn(Fault):
             payload["expires_in"] = self.value
 
 
+@dataclass(frozen=True)
+class Redirect(Fault):
+    """Answer ``status`` (a redirect) pointing to ``location``, e.g. another origin. The request is not processed."""
+
+    kind: ClassVar[str] = "redirect"
+    location: str = "https://elsewhere.invalid/"
+    status: int = 302
+
+    def check(self) -> None:
+        if not isinstance(self.location, str) or not self.location:
+            raise ValueError("location must be a non-empty URL")
+        if self.status not in (301, 302, 303, 307, 308):
+            raise ValueError("status must be a redirect status: 301, 302, 303, 307 or 308")
+
+    def before(self, endpoint: str) -> Response:
+        return Response(self.status, b"", "text/plain; charset=utf-8", {"Location": self.location})
+
+
+@dataclass(frozen=True)
+class Body(Fault):
+    """Answer ``status`` with exactly ``text`` as the body, of ``content_type``: e.g. what a server that
+    echoes the request it got would send (the test builds the echo). The request is not processed."""
+
+    kind: ClassVar[str] = "body"
+    status: int = 400
+    text: str = ""
+    content_type: str = "text/plain; charset=utf-8"
+
+    def check(self) -> None:
+        if isinstance(self.status, bool) or not isinstance(self.status, int) or not 100 <= self.status <= 599:
+            raise ValueError("status must be an integer HTTP status between 100 and 599")
+        if not isinstance(self.text, str) or not isinstance(self.content_type, str):
+            raise ValueError("text and content_type must be strings")
+
+    def before(self, endpoint: str) -> Response:
+        return Response(self.status, self.text.encode("utf-8"), self.content_type)
+
+
+@dataclass(frozen=True)
+class SamePage(Fault):
+    """Answer a search with the same full page of ``items`` assets whatever page is asked for, without
+    ``GlobalInfo``, as a server ignoring ``pagenumber`` would. The request is not processed."""
+
+    kind: ClassVar[str] = "same_page"
+    items: int = 10
+
+    def check(self) -> None:
+        if isinstance(self.items, bool) or not isinstance(self.items, int) or not 1 <= self.items <= 1000:
+            raise ValueError("items must be an integer between 1 and 1000")
+
+    def before(self, endpoint: str) -> Response:
+        page = [{"SystemIdentifier": f"SAME{n:04d}", "Title": f"Same asset {n}"} for n in range(1, self.items + 1)]
+        return Response(200, json.dumps({"APIResponse": {"Items": page}}).encode("utf-8"))
+
+
 @dataclass
 class PendingFault:
     endpoint: str
