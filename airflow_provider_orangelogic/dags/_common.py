@@ -12,12 +12,18 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pendulum
+from airflow.sdk import Param
 
 DEFAULT_CONN_ID = "orangelogic_default"
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 # A callable taking the context, a notifier (also a callable), or a list of them: what DAG() accepts.
 Callback = Callable[..., Any] | Sequence[Callable[..., Any]]
+
+
+def conn_id_param(conn_id: str, description: str) -> Param:
+    """The trigger form's *conn_id* field, titled the same in every factory."""
+    return Param(conn_id, type="string", minLength=1, title="Orange Logic connection id", description=description)
 
 
 def dag_arguments(

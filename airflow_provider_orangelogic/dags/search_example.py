@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, task
 
-from airflow_provider_orangelogic.dags._common import DEFAULT_CONN_ID, Callback, dag_arguments
+from airflow_provider_orangelogic.dags._common import DEFAULT_CONN_ID, Callback, conn_id_param, dag_arguments
 
 DAG_ID = "orangelogic_search_example"
 
@@ -61,12 +61,9 @@ def search_example_dag(
     with DAG(
         dag_id=dag_id,
         params={
-            "conn_id": Param(
+            "conn_id": conn_id_param(
                 conn_id,
-                type="string",
-                minLength=1,
-                title="Orange Logic connection id",
-                description="The orangelogic connection to search with (Admin > Connections); its token pair "
+                "The orangelogic connection to search with (Admin > Connections); its token pair "
                 "must be authorized (Admin > Orange Logic).",
             ),
             "query": Param(

@@ -22,7 +22,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
-from airflow_provider_orangelogic.dags._common import DEFAULT_CONN_ID, Callback, dag_arguments
+from airflow_provider_orangelogic.dags._common import DEFAULT_CONN_ID, Callback, conn_id_param, dag_arguments
 from airflow_provider_orangelogic.operators.search_to_storage import OrangeLogicSearchToStorageOperator
 
 DAG_ID = "orangelogic_search_to_storage"
@@ -79,12 +79,9 @@ def search_to_storage_dag(
     with DAG(
         dag_id=dag_id,
         params={
-            "conn_id": Param(
+            "conn_id": conn_id_param(
                 conn_id,
-                type="string",
-                minLength=1,
-                title="Orange Logic connection id",
-                description="The orangelogic connection to search with (Admin > Connections).",
+                "The orangelogic connection to search with (Admin > Connections).",
             ),
             "query": Param(query, type="string", title="Search query", description="An Orange Logic search query."),
             "page_size": Param(

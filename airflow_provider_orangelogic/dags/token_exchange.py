@@ -39,7 +39,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
-from airflow_provider_orangelogic.dags._common import DEFAULT_CONN_ID, Callback, dag_arguments
+from airflow_provider_orangelogic.dags._common import DEFAULT_CONN_ID, Callback, conn_id_param, dag_arguments
 from airflow_provider_orangelogic.operators.orangelogic import OrangeLogicExchangeCodeOperator
 
 DAG_ID = "orangelogic_token_exchange"
@@ -86,12 +86,9 @@ def token_exchange_dag(
                 description="The whole address the browser landed on after 'Authorize' (code and state are taken "
                 "from it; the state must be one get_authorization_url() issued for this connection).",
             ),
-            "conn_id": Param(
+            "conn_id": conn_id_param(
                 conn_id,
-                type="string",
-                minLength=1,
-                title="Orange Logic connection id",
-                description="The orangelogic connection (Admin > Connections) the authorization URL was made for; "
+                "The orangelogic connection (Admin > Connections) the authorization URL was made for; "
                 "the new token pair is stored for it, in the Variable orangelogic_token_<conn_id> unless the "
                 "connection names another.",
             ),

@@ -17,6 +17,7 @@ import requests
 from airflow_provider_orangelogic.core import endpoints
 from airflow_provider_orangelogic.core.errors import OrangeLogicError, ReauthorizationRequired, TokenStoreError
 from airflow_provider_orangelogic.core.fields import AUTHORIZATION_CODE, BEARER_TOKEN
+from airflow_provider_orangelogic.hooks.messages import BEARER_TOKEN_REJECTED
 
 if TYPE_CHECKING:
     from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
@@ -110,10 +111,7 @@ def _check_bearer_token(hook: OrangeLogicHook) -> tuple[bool, str]:
     except OrangeLogicError as err:
         return False, str(err)
     if response.status_code == 401:
-        return False, (
-            "Orange Logic rejected the bearer token: it was probably revoked. Create a new one in Orange Logic and "
-            "put it in the connection's Password."
-        )
+        return False, BEARER_TOKEN_REJECTED
     if not response.ok:
         return False, f"The Search API answered HTTP {response.status_code} to the bearer token."
     return True, f"Connected to {hook.settings.base_url} with the bearer token (it does not expire)."

@@ -17,7 +17,6 @@ from airflow_provider_orangelogic.core.errors import (
     ConfigurationError,
     OrangeLogicAPIError,
     ReauthorizationRequired,
-    TokenEndpointError,
     TokenStoreError,
     TokenStoreUnavailable,
     redact,
@@ -25,27 +24,16 @@ from airflow_provider_orangelogic.core.errors import (
 from airflow_provider_orangelogic.core.fields import AUTHORIZATION_CODE, BEARER_TOKEN, CLIENT_CREDENTIALS, CONN_TYPE
 from airflow_provider_orangelogic.core.retry import RetryPolicy
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
-from airflow_provider_orangelogic.hooks import _airflow_context, connection_form
+from airflow_provider_orangelogic.hooks import _airflow_context, connection_form, messages
 from airflow_provider_orangelogic.hooks.variable_store import VariableTokenStore, default_variable_key
 from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant, Grant, grant_for
 from airflow_provider_orangelogic.oauth.locking import refresh_lock
-from airflow_provider_orangelogic.oauth.manager import Advice, TokenManager, utc_now
+from airflow_provider_orangelogic.oauth.manager import TokenManager, utc_now
 from airflow_provider_orangelogic.oauth.redirect import parse_pasted
 from airflow_provider_orangelogic.oauth.state import IssuedStates, StateRecordStore, new_state
 from airflow_provider_orangelogic.oauth.stores import TokenStore
 from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient, validate_code
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
-from airflow_provider_orangelogic.plugins import connection_page_url
-
-# What a person does about the token pair, in Airflow's words.
-AIRFLOW_ADVICE = Advice(
-    authorize="Authorize once more: press Authorize on the Orange Logic page of the Airflow UI (Admin > Orange "
-    "Logic, /orangelogic/ on the API server), or, headless, open the authorization URL "
-    "(OrangeLogicHook.get_authorization_url()), approve, and run the orangelogic_token_exchange DAG with the whole "
-    "address the browser landed on (it carries code and state).",
-    keep_refreshing="Check that the orangelogic_token_refresh DAG is unpaused and succeeding, or set "
-    "refresh_on_demand to true on the connection (safe on a single host only).",
-)
 
 
 class OrangeLogicReauthorizationRequired(ReauthorizationRequired, AirflowFailException):
@@ -174,7 +162,7 @@ class OrangeLogicHook(BaseHook):
                 lock_dir=self.lock_dir,
                 wait_for_refresh=self.wait_for_refresh,
                 on_new_pair=_mask_pair,
-                advice=AIRFLOW_ADVICE,
+                advice=messages.AIRFLOW_ADVICE,
             )
 
     # -- authorization --------------------------------------------------------------------------
@@ -293,7 +281,7 @@ class OrangeLogicHook(BaseHook):
             self.log.info("Nothing to refresh for %s: %s.", self.orangelogic_conn_id, reason)
             return {**head, "refreshed": False, "reason": reason}
         verb = "Refreshed the token pair" if self.auth_mode == AUTHORIZATION_CODE else "Renewed the access token"
-        with self._refresh_failure_explained(), self._airflow_errors():
+        with messages.refresh_failure_explained(self), self._airflow_errors():
             result = self.token_manager.refresh(force=force)
         if result.refreshed and self.auth_mode == AUTHORIZATION_CODE:
             self.log.info(
@@ -321,54 +309,6 @@ class OrangeLogicHook(BaseHook):
             "reason": result.reason,
             **result.pair.summary(),
         }
-
-    @contextlib.contextmanager
-    def _refresh_failure_explained(self) -> Iterator[None]:
-        """Make a failed refresh's message the whole alert: what happened, since when, what to do, and where.
-
-        The message of the exception is what ``on_failure_callback`` receives (``context["exception"]``), so
-        it carries the stored pair's times (last renewal, refresh due since, expiry of both tokens) and the
-        link to the connection on the Orange Logic page, where a person re-authorizes.
-        """
-        try:
-            yield
-        except (ReauthorizationRequired, TokenEndpointError) as err:
-            gone = isinstance(err, ReauthorizationRequired)
-            link = connection_page_url(self.orangelogic_conn_id)
-            if gone:
-                todo = f"Re-authorize {self.orangelogic_conn_id} at {link}"
-            else:
-                todo = (
-                    "The task retries by itself; consumers keep working while the access token is valid. Check that "
-                    f"{self.settings.base_url} is up and reachable from the workers. If refreshing still fails when "
-                    f"the refresh token expires, a person must re-authorize at {link}"
-                )
-            # What matters first (an alert may show only the start), the details last.
-            message = (
-                f"Orange Logic connection {self.orangelogic_conn_id!r}: the token refresh failed at "
-                f"{utc_now().to_iso8601_string()}{'; a person must authorize again' if gone else ''}. "
-                f"{self._pair_times()}{todo}. Details: {err}"
-            )
-            raise type(err)(
-                message, oauth_error=err.oauth_error, description=err.description, status_code=err.status_code
-            ) from None
-
-    def _pair_times(self) -> str:
-        """The stored pair's times as a sentence ("" when there is none or it cannot be read)."""
-        try:
-            pair = self.token_manager.read_if_any()
-        except Exception:  # the message is being built for another failure: never hide that one
-            return ""
-        if pair is None:
-            return ""
-        due = pair.obtained_at.add(seconds=int(pair.access_lifetime * (1 - self.settings.refresh_threshold)))
-        when = "overdue since" if due <= utc_now() else "next due at"
-        return (
-            f"The stored pair was last renewed at {pair.obtained_at.to_iso8601_string()} (a refresh is {when} "
-            f"{due.to_iso8601_string()}); its access token expires at "
-            f"{pair.access_token_expires_at.to_iso8601_string()}, its refresh token at "
-            f"{pair.refresh_token_expires_at.to_iso8601_string()}. "
-        )
 
     def get_access_token(self) -> str:
         """A valid access token for the connection's host."""
@@ -427,7 +367,7 @@ class OrangeLogicHook(BaseHook):
         if check_response and not response.ok:
             raise OrangeLogicAPIError(
                 f"{method.upper()} {endpoint} answered HTTP {response.status_code}"
-                f"{self._rejection_hint() if response.status_code == 401 else ''}: "
+                f"{messages.rejection_hint(self.auth_mode) if response.status_code == 401 else ''}: "
                 f"{_short_body(response, self._known_secrets(response))}",
                 status_code=response.status_code,
             )
@@ -439,14 +379,6 @@ class OrangeLogicHook(BaseHook):
         held = getattr(self.token_source, "_cached", None)  # the TokenManager's last pair, if any
         pair = [held.access_token, held.refresh_token] if isinstance(held, TokenPair) else []
         return [sent, self.settings.client_secret, *pair]
-
-    def _rejection_hint(self) -> str:
-        if self.auth_mode == BEARER_TOKEN:
-            return (
-                " (the bearer token was rejected: it was probably revoked; create a new one in Orange Logic and put "
-                "it in the connection's Password)"
-            )
-        return " (the access token was rejected)"
 
     def search(
         self,
@@ -489,7 +421,7 @@ class OrangeLogicHook(BaseHook):
             if isinstance(err, AirflowFailException):
                 raise
             raise OrangeLogicReauthorizationRequired(
-                f"{err} {self._authorization_hint()}",
+                f"{err} {messages.authorization_hint(self)}",
                 oauth_error=err.oauth_error,
                 description=err.description,
                 status_code=err.status_code,
@@ -502,31 +434,6 @@ class OrangeLogicHook(BaseHook):
             if isinstance(err, (AirflowFailException, TokenStoreUnavailable)):
                 raise
             raise OrangeLogicTokenStoreError(str(err)) from None
-
-    def _authorization_hint(self) -> str:
-        from airflow_provider_orangelogic.plugins import page_url
-
-        try:
-            url = self.get_authorization_url()
-        except ConfigurationError:
-            url = None
-        except Exception as err:  # recording the state failed: a URL it would not accept is no help
-            return (
-                f"Press Re-authorize on the Orange Logic page ({page_url()}), or, headless, get an authorization URL "
-                f"with OrangeLogicHook({self.orangelogic_conn_id!r}).get_authorization_url() (recording its state "
-                f"failed here: {type(err).__name__}), approve, and run the orangelogic_token_exchange DAG with the "
-                "address the browser landed on."
-            )
-        if url is None:
-            return (
-                f"Press Re-authorize on the Orange Logic page ({page_url()}); for the headless way, set redirect_uri "
-                "on the connection to get the authorization URL."
-            )
-        return (
-            f"Press Re-authorize on the Orange Logic page ({page_url()}), or open the authorization URL, approve, "
-            "and run the orangelogic_token_exchange DAG with the address the browser landed on (it carries code and "
-            f"state; the state is good for {self.issued_states.lifetime / 60:g} minutes). Authorization URL: {url}"
-        )
 
     # -- the UI's Test button -------------------------------------------------------------------
 

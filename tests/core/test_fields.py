@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from airflow_provider_orangelogic.core import fields
+from airflow_provider_orangelogic.core import fields, fields_doc
 from airflow_provider_orangelogic.core.errors import ConfigurationError
 from airflow_provider_orangelogic.core.fields import BOOLEAN, ENUM, INTEGER, NUMBER, Bound, Choice, ExtraField
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings, parse_extra
@@ -292,9 +292,9 @@ def test_credential_messages_use_the_declared_labels():
 
 def test_docs_hold_exactly_the_generated_table():
     document = DOC.read_text(encoding="utf-8")
-    assert document.count(fields.TABLE_BEGIN) == 1 and document.count(fields.TABLE_END) == 1
-    assert fields.with_table(document) == document, (
-        "docs/connection.md is out of date: run python -m airflow_provider_orangelogic.core.fields "
+    assert document.count(fields_doc.TABLE_BEGIN) == 1 and document.count(fields_doc.TABLE_END) == 1
+    assert fields_doc.with_table(document) == document, (
+        "docs/connection.md is out of date: run python -m airflow_provider_orangelogic.core.fields_doc "
         "--write docs/connection.md"
     )
     for f in fields.EXTRA_FIELDS:
@@ -303,14 +303,17 @@ def test_docs_hold_exactly_the_generated_table():
 
 def test_module_prints_the_table():
     out = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_orangelogic.core.fields"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "airflow_provider_orangelogic.core.fields_doc"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
-    assert out == fields.markdown_table() + "\n"
+    assert out == fields_doc.markdown_table() + "\n"
 
 
 def test_with_table_refuses_a_document_without_markers():
     with pytest.raises(ValueError, match="lacks the markers"):
-        fields.with_table("# no table here\n")
+        fields_doc.with_table("# no table here\n")
 
 
 def test_range_text_reads_well():

@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 
 from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
 from airflow_provider_orangelogic.oauth.stores import MemoryTokenStore
+from airflow_provider_orangelogic.plugins import access as page_access
 from airflow_provider_orangelogic.plugins import app as page_app
+from airflow_provider_orangelogic.plugins import views as page_views
 from airflow_provider_orangelogic.plugins.authorizations import AuthorizationStates, MemoryStateBackend
 from airflow_provider_orangelogic.testing.browser import follow_authorization
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
@@ -39,14 +41,15 @@ def world(stand_in, monkeypatch, tmp_path):
     connection()
     store = MemoryTokenStore("page")
     allowed = {"alice"}
-    monkeypatch.setattr(page_app, "_hook", lambda conn_id: OrangeLogicHook(conn_id, token_store=store))
-    monkeypatch.setattr(page_app, "may", lambda user, method, conn_id: user.get_id() in allowed)
-    monkeypatch.setattr(page_app, "airflow_base_url", lambda: "")
-    monkeypatch.setattr(page_app, "orangelogic_conn_ids", lambda: ["ol"])
+    monkeypatch.setattr(page_views, "hook_for", lambda conn_id: OrangeLogicHook(conn_id, token_store=store))
+    monkeypatch.setattr(page_access, "may", lambda user, method, conn_id: user.get_id() in allowed)
+    for module in (page_app, page_access, page_views):
+        monkeypatch.setattr(module, "airflow_base_url", lambda: "")
+    monkeypatch.setattr(page_views, "orangelogic_conn_ids", lambda: ["ol"])
     sub = page_app.create_app(AuthorizationStates(MemoryStateBackend()))
     login = {"user": ALICE}
     sub.dependency_overrides[get_user] = lambda: login["user"]
-    sub.dependency_overrides[page_app.optional_login] = lambda: login["user"]
+    sub.dependency_overrides[page_access.optional_login] = lambda: login["user"]
     root = FastAPI()
     root.mount("/orangelogic", sub)
     client = TestClient(root, base_url="http://127.0.0.1:8080", follow_redirects=False)

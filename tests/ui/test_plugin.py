@@ -118,7 +118,7 @@ def test_the_page_shows_status_and_never_a_secret(stand_in, monkeypatch, tmp_pat
     from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
     from airflow_provider_orangelogic.oauth.state import MemoryStateRecordStore
     from airflow_provider_orangelogic.oauth.stores import MemoryTokenStore
-    from airflow_provider_orangelogic.plugins import app
+    from airflow_provider_orangelogic.plugins import access, views
     from airflow_provider_orangelogic.testing.browser import follow_authorization
     from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
 
@@ -136,18 +136,18 @@ def test_the_page_shows_status_and_never_a_secret(stand_in, monkeypatch, tmp_pat
     )
     store = MemoryTokenStore("page")
     hook = OrangeLogicHook("ol_page", token_store=store, state_store=MemoryStateRecordStore(), lock_dir=str(tmp_path))
-    monkeypatch.setattr(app, "_hook", lambda conn_id: hook)
+    monkeypatch.setattr(views, "hook_for", lambda conn_id: hook)
     request = SimpleNamespace(headers={"host": "airflow.example.com"}, url=SimpleNamespace(scheme="https"))
-    monkeypatch.setattr(app, "may", lambda user, method, conn_id: True)
-    monkeypatch.setattr(app, "airflow_base_url", lambda: "")
+    monkeypatch.setattr(access, "may", lambda user, method, conn_id: True)
+    monkeypatch.setattr(views, "airflow_base_url", lambda: "")
 
-    view = app.connection_view("ol_page", object(), request)
+    view = views.connection_view("ol_page", object(), request)
     assert (view.verdict, view.headline) == ("action", "Not authorized yet") and view.can_authorize
     assert view.redirect_uri == REDIRECT_URI  # the connection's own, since it is this page's callback path
 
     hook.exchange_code(follow_authorization(hook.get_authorization_url()).location)
-    view = app.connection_view("ol_page", object(), request)
-    html = render_page([view], callback_uri=app.callback_uri(request))
+    view = views.connection_view("ol_page", object(), request)
+    html = render_page([view], callback_uri=views.callback_uri(request))
     pair = json.loads(store.text)
     for secret in (CLIENT_SECRET, pair["access_token"], pair["refresh_token"]):
         assert secret not in html
@@ -156,17 +156,17 @@ def test_the_page_shows_status_and_never_a_secret(stand_in, monkeypatch, tmp_pat
 
 
 def test_a_redirect_uri_elsewhere_disables_authorize(monkeypatch):
-    from airflow_provider_orangelogic.plugins import app
+    from airflow_provider_orangelogic.plugins import views
 
-    monkeypatch.setattr(app, "airflow_base_url", lambda: "https://airflow.example.com")
+    monkeypatch.setattr(views, "airflow_base_url", lambda: "https://airflow.example.com")
     request = SimpleNamespace(headers={}, url=SimpleNamespace(scheme="http", netloc="internal:8080"))
-    assert app.redirect_uri_for(SimpleNamespace(redirect_uri=None), request) == (
+    assert views.redirect_uri_for(SimpleNamespace(redirect_uri=None), request) == (
         "https://airflow.example.com/orangelogic/callback",
         "",
     )
     proxied = "https://public.example.com/airflow/orangelogic/callback"
-    assert app.redirect_uri_for(SimpleNamespace(redirect_uri=proxied), request) == (proxied, "")
-    uri, problem = app.redirect_uri_for(SimpleNamespace(redirect_uri="https://other.example.com/cb"), request)
+    assert views.redirect_uri_for(SimpleNamespace(redirect_uri=proxied), request) == (proxied, "")
+    uri, problem = views.redirect_uri_for(SimpleNamespace(redirect_uri="https://other.example.com/cb"), request)
     assert uri == "" and "not this page's callback" in problem
     html = render_page([ConnectionView("ol", auth_mode="authorization_code", can_authorize=True, may_edit=True)])
     assert '<button type="submit" name="authorize" value="ol" disabled>Authorize</button>' in html
