@@ -90,10 +90,14 @@ def test_count_and_path_go_to_xcom(sandbox, landing):
     assert f"Wrote {ASSETS} asset(s) from {ASSETS // 100} page(s)" in landing["output"]
 
 
-def test_the_run_used_concurrent_pages_and_no_extra_request(landing):
+def test_the_run_stayed_within_its_concurrency_and_sent_no_extra_request(landing):
     counters = landing["counters"]
     assert counters["search_pages_served"] == ASSETS // 100  # TotalCount: no request for page 1001
-    assert 1 < counters["search_peak_in_flight"] <= 4
+    # Never more than the 4 pages asked for at once. Whether two requests overlap inside this latency-free
+    # stand-in is timing (on a loaded machine it once saw at most 1 at a time), so no lower bound here: that
+    # the pages do go out N at a time is shown with controlled latency in tests/api/test_concurrent_search.py.
+    assert counters["search_peak_in_flight"] <= 4
+    assert re.search(r"up to [1-4] page request\(s\) at once, 0 throttled answer\(s\)", landing["output"])
     assert counters["search_429"] == 0
 
 
