@@ -45,6 +45,19 @@ def sandbox(tmp_path_factory):
     return box
 
 
+def set_env_connection(monkeypatch, conn_id: str, url: str, **changes) -> None:
+    """Define ``conn_id`` as an orangelogic connection to the stand-in at ``url`` (AIRFLOW_CONN_<ID>)."""
+    fields = {
+        "conn_type": "orangelogic",
+        "host": url,
+        "login": CLIENT_ID,
+        "password": CLIENT_SECRET,
+        "extra": {"redirect_uri": REDIRECT_URI},
+        **changes,
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+
+
 def make_settings(url: str, **extra) -> OrangeLogicSettings:
     return OrangeLogicSettings.from_connection_fields(
         conn_id="test",

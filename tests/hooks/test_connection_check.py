@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from airflow_provider_orangelogic.hooks import connection_check, variable_store
@@ -11,7 +9,7 @@ from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
 from airflow_provider_orangelogic.oauth.state import MemoryStateRecordStore
 from airflow_provider_orangelogic.oauth.stores import MemoryTokenStore
 from airflow_provider_orangelogic.testing.browser import follow_authorization
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, FAST_RETRY, REDIRECT_URI
+from tests.conftest import FAST_RETRY, set_env_connection
 
 TEMPORARY_ID = "Zq81xYwA"  # what Airflow's get_random_string() makes
 
@@ -19,14 +17,7 @@ TEMPORARY_ID = "Zq81xYwA"  # what Airflow's get_random_string() makes
 @pytest.fixture
 def stores(stand_in, monkeypatch):
     """Airflow's test endpoint exports the form as AIRFLOW_CONN_<temporary id>; Variables live in memory."""
-    fields = {
-        "conn_type": "orangelogic",
-        "host": stand_in.url,
-        "login": CLIENT_ID,
-        "password": CLIENT_SECRET,
-        "extra": {"redirect_uri": REDIRECT_URI},
-    }
-    monkeypatch.setenv(f"AIRFLOW_CONN_{TEMPORARY_ID.upper()}", json.dumps(fields))
+    set_env_connection(monkeypatch, TEMPORARY_ID, stand_in.url)
     by_key: dict[str, MemoryTokenStore] = {}
 
     def variable(key, conn_id, **_):

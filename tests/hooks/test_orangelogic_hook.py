@@ -18,7 +18,7 @@ from airflow_provider_orangelogic.hooks.orangelogic import (
 from airflow_provider_orangelogic.oauth.state import MemoryStateRecordStore
 from airflow_provider_orangelogic.oauth.stores import MemoryTokenStore
 from airflow_provider_orangelogic.testing.browser import follow_authorization
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, FAST_RETRY, REDIRECT_URI
+from tests.conftest import CLIENT_ID, FAST_RETRY, set_env_connection
 
 CONN_ID = "orangelogic_unit"
 
@@ -26,15 +26,7 @@ CONN_ID = "orangelogic_unit"
 @pytest.fixture
 def connection(stand_in, monkeypatch):
     def set_connection(**changes):
-        fields = {
-            "conn_type": "orangelogic",
-            "host": stand_in.url,
-            "login": CLIENT_ID,
-            "password": CLIENT_SECRET,
-            "extra": {"redirect_uri": REDIRECT_URI},
-            **changes,
-        }
-        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(fields))
+        set_env_connection(monkeypatch, CONN_ID, stand_in.url, **changes)
 
     set_connection()
     return set_connection

@@ -19,7 +19,7 @@ from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicConfigurat
 from airflow_provider_orangelogic.oauth.state import MemoryStateRecordStore, digest
 from airflow_provider_orangelogic.oauth.stores import MemoryTokenStore
 from airflow_provider_orangelogic.testing.browser import follow_authorization
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, FAST_RETRY, REDIRECT_URI
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, FAST_RETRY, REDIRECT_URI, set_env_connection
 
 CONN_ID = "ol_state"
 OTHER_CONN_ID = "ol_state_other"
@@ -28,15 +28,7 @@ OTHER_CONN_ID = "ol_state_other"
 @pytest.fixture
 def connections(stand_in, monkeypatch):
     def set_connection(conn_id=CONN_ID, **changes):
-        fields = {
-            "conn_type": "orangelogic",
-            "host": stand_in.url,
-            "login": CLIENT_ID,
-            "password": CLIENT_SECRET,
-            "extra": {"redirect_uri": REDIRECT_URI},
-            **changes,
-        }
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+        set_env_connection(monkeypatch, conn_id, stand_in.url, **changes)
 
     set_connection(CONN_ID)
     set_connection(OTHER_CONN_ID)
