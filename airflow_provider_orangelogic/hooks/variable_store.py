@@ -27,6 +27,8 @@ def default_variable_key(conn_id: str) -> str:
 class VariableTokenStore:
     """Reads and writes the pair through the Task SDK inside tasks and the metadata DB outside."""
 
+    verifies_writes = True  # save() reads the Variable back past every cache: the manager need not again
+
     def __init__(self, key: str, conn_id: str, *, write_attempts: int = 3, write_backoff: float = 1.0) -> None:
         self.name = key
         self.conn_id = conn_id

@@ -35,7 +35,8 @@ class TokenStore(Protocol):
         """Store ``pair`` so that the next ``load`` on any host returns it; raise TokenStoreError if not.
 
         Return only once the pair was read back, past any cache, as written: a write that did not take
-        effect must never pass for a stored pair (the caller then keeps its rescue copy).
+        effect must never pass for a stored pair (the caller then keeps its rescue copy). A store whose
+        ``save`` does that sets ``verifies_writes = True``; otherwise the manager reloads it after a save.
         """
 
     def check_writable(self) -> None:
@@ -67,6 +68,8 @@ class MemoryTokenStore:
 
 
 class FileTokenStore:
+    verifies_writes = True  # save() reads the file back; the manager need not read it again
+
     """The pair in a file (mode 0600) shared by the processes of one host, for scripts outside Airflow.
 
     Each write is an atomic replace, like a DB row update, so a reader sees the old pair or the new one.
