@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import ssl
 import threading
@@ -23,10 +21,6 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from airflow_provider_orangelogic.api.search import SearchPageError, iter_search
 from airflow_provider_orangelogic.api.session import new_session, send_with_retries
@@ -38,6 +32,7 @@ from airflow_provider_orangelogic.oauth.manager import TokenManager
 from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient
 from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
 from tests.conftest import CLIENT_ID, FAST_RETRY, REDIRECT_URI, MemoryStore, make_manager
+from tests.tls import self_signed_server_context
 
 SEARCH = "/API/search/v4.0/search"
 # A secret with every character that URL-encoding, plus-encoding and JSON-escaping change.
@@ -136,29 +131,7 @@ def servers():
 @pytest.fixture(scope="module")
 def tls_context(tmp_path_factory):
     """A server-side TLS context with a self-signed certificate for 127.0.0.1."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
-    return context
+    return self_signed_server_context(tmp_path_factory.mktemp("tls"))
 
 
 class RotatingTokens:
