@@ -112,7 +112,18 @@ def check_version(uv: str, python: str, version: str, wheel: Path, wheel_version
     installed = (
         run([uv, "venv", "--clear", "--quiet", "--python", python, str(venv)], log, env=env).returncode == 0
         and run(
-            [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *requirements], log, env=env
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--compile-bytecode",
+                "--python",
+                str(venv / "bin" / "python"),
+                *requirements,
+            ],
+            log,
+            env=env,
         ).returncode
         == 0
     )
