@@ -26,7 +26,7 @@ from tests.conftest import (
 def authorize(stand_in, client, state=None):
     """Follow the authorization URL like a browser would, and check the state came back."""
     state = state or new_state()
-    redirect = follow_authorization(client.authorization_url(state=state), timeout=5)  # raises unless redirected
+    redirect = follow_authorization(client.authorization_url(state=state), timeout=30)  # raises unless redirected
     assert redirect.status == 302
     assert redirect.state == state
     assert redirect.location.startswith(REDIRECT_URI)
@@ -108,9 +108,11 @@ def test_persistent_5xx_raises_and_keeps_pair(stand_in, tmp_path):
 
 def test_read_timeout_is_not_retried_with_the_same_token(stand_in, tmp_path):
     store = MemoryStore()
-    manager = make_manager(stand_in.url, store, tmp_path, timeout=0.5)
-    manager.exchange_code(stand_in.authorize(REDIRECT_URI))
-    stand_in.add_fault("token", "slow", delay=1.5)
+    make_manager(stand_in.url, store, tmp_path).exchange_code(stand_in.authorize(REDIRECT_URI))
+    # A short client timeout only for the refresh, against an answer 30 s late: a timeout however
+    # slow the machine is, and the exchange before it keeps the default timeout.
+    manager = make_manager(stand_in.url, store, tmp_path, timeout=2)
+    stand_in.add_fault("token", "slow", delay=30)
     calls = stand_in.counters()["token_requests"]
     with pytest.raises(TokenEndpointError, match="ReadTimeout"):
         manager.refresh(force=True)

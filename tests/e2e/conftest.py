@@ -26,13 +26,6 @@ ACCESS_LIFETIME = 20.0
 REFRESH_LIFETIME = 120.0
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "e2e: starts real Airflow deployments (API server, scheduler, DAG processor, workers) on 127.0.0.1",
-    )
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not PUBLISHED:
         return

@@ -80,8 +80,12 @@ def test_one_refresh_per_access_token_expiry(deployment_run: DeploymentRun) -> N
     # succeeded: the exchange plus the refreshes, nothing else.
     assert figures.refresh_calls == figures.refreshes_reported_by_refresh_dag
     assert figures.token_endpoint_calls == figures.refresh_calls + 1
-    # One refresh per lifetime would be 1.0; refreshing ahead of expiry makes it a little more.
-    assert 0.8 <= figures.refresh_calls_per_expiry <= 1.6
+    # At most one refresh per access-token lifetime, plus what refreshing ahead of expiry adds: a pair
+    # is due only after 65% of its life, so even a refresh DAG that is always on time cannot go above
+    # 1 / 0.65 = 1.54. No lower bound: how soon the refresh DAG gets its turn after a pair falls due is a
+    # speed figure (docs/deployments.md has it), not a property; that the consumers never ran short is
+    # checked above, by every consumer using at least four access tokens and every one succeeding.
+    assert figures.refresh_calls_per_expiry <= 1.6
 
 
 def test_variable_holds_a_valid_pair_at_the_end(deployment_run: DeploymentRun) -> None:

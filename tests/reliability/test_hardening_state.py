@@ -58,7 +58,7 @@ def deployment(tmp_path):
 def foreign_address(stand_in, state="chosen-by-someone-else") -> str:
     """The address a browser lands on after approving an authorization URL this deployment never issued."""
     query = urlencode({"client_id": CLIENT_ID, "response_type": "code", "redirect_uri": REDIRECT_URI, "state": state})
-    return follow_authorization(f"{stand_in.url}{endpoints.AUTHORIZE}?{query}", timeout=5).location
+    return follow_authorization(f"{stand_in.url}{endpoints.AUTHORIZE}?{query}", timeout=30).location
 
 
 def refused(call) -> str:
@@ -87,7 +87,7 @@ def test_the_exchange_dag_operator_refuses_a_foreign_address(stand_in, connectio
     )
     assert "does not match one this deployment issued" in refused(lambda: op.execute({}))
     assert stand_in.counters().get("authorization_code_grants", 0) == 0 and deployment.tokens[CONN_ID].text is None
-    issued = follow_authorization(deployment().get_authorization_url(), timeout=5).location
+    issued = follow_authorization(deployment().get_authorization_url(), timeout=30).location
     good = operators.OrangeLogicExchangeCodeOperator(task_id="y", code=issued, orangelogic_conn_id=CONN_ID)
     assert good.execute({})["conn_id"] == CONN_ID and stand_in.counters()["authorization_code_grants"] == 1
 
@@ -95,7 +95,7 @@ def test_the_exchange_dag_operator_refuses_a_foreign_address(stand_in, connectio
 def test_a_bare_code_without_state_is_refused(stand_in, connections, deployment):
     """A bare code with no state: refused with what to paste instead, unless the check is skipped explicitly."""
     hook = deployment()
-    code = follow_authorization(hook.get_authorization_url(), timeout=5).code
+    code = follow_authorization(hook.get_authorization_url(), timeout=30).code
     message = refused(lambda: hook.exchange_code(code))
     assert "No state came with the authorization code" in message and "whole address the browser landed on" in message
     assert stand_in.counters().get("authorization_code_grants", 0) == 0
@@ -104,14 +104,14 @@ def test_a_bare_code_without_state_is_refused(stand_in, connections, deployment)
 def test_a_bare_code_with_its_state_is_exchanged(stand_in, connections, deployment):
     """A bare code with the state given beside it is exchanged (the Python API's other form)."""
     hook = deployment()
-    redirect = follow_authorization(hook.get_authorization_url(), timeout=5)
+    redirect = follow_authorization(hook.get_authorization_url(), timeout=30)
     assert hook.exchange_code(redirect.code, state=redirect.state)["conn_id"] == CONN_ID
     assert json.loads(deployment.tokens[CONN_ID].text)["obtained_by"] == "authorization_code"
 
 
 def test_a_state_issued_for_another_connection_is_refused(stand_in, connections, deployment):
     """A state issued for another connection of the same deployment does not authorize this one."""
-    address = follow_authorization(deployment(OTHER_CONN_ID).get_authorization_url(), timeout=5).location
+    address = follow_authorization(deployment(OTHER_CONN_ID).get_authorization_url(), timeout=30).location
     message = refused(lambda: deployment(CONN_ID).exchange_code(address))
     assert f"issued for connection {CONN_ID!r}" in message
     assert deployment(OTHER_CONN_ID).exchange_code(address)["conn_id"] == OTHER_CONN_ID  # still good where it belongs
@@ -120,7 +120,7 @@ def test_a_state_issued_for_another_connection_is_refused(stand_in, connections,
 def test_a_state_is_good_for_one_exchange(stand_in, connections, deployment):
     """A state is single use: the same redirect address a second time is refused as already used."""
     hook = deployment()
-    address = follow_authorization(hook.get_authorization_url(), timeout=5).location
+    address = follow_authorization(hook.get_authorization_url(), timeout=30).location
     hook.exchange_code(address)
     message = refused(lambda: deployment().exchange_code(address))
     assert "already used" in message and stand_in.counters()["authorization_code_grants"] == 1
@@ -133,7 +133,7 @@ def test_a_state_expires(stand_in, connections, deployment, monkeypatch):
     hook = deployment()
     hook.issued_states.clock = lambda: now[0]
     assert hook.issued_states.lifetime == 600
-    address = follow_authorization(hook.get_authorization_url(), timeout=5).location
+    address = follow_authorization(hook.get_authorization_url(), timeout=30).location
     now[0] += 601
     message = refused(lambda: hook.exchange_code(address))
     assert "more than 10 minutes ago" in message and stand_in.counters().get("authorization_code_grants", 0) == 0
@@ -141,7 +141,7 @@ def test_a_state_expires(stand_in, connections, deployment, monkeypatch):
 
 def test_a_state_is_refused_after_the_connection_changed(stand_in, connections, deployment):
     """A state issued before the connection's client ID changed is refused: the code is for the old one."""
-    address = follow_authorization(deployment().get_authorization_url(), timeout=5).location
+    address = follow_authorization(deployment().get_authorization_url(), timeout=30).location
     connections(CONN_ID, login="another-client")
     assert "changed (Orange Logic URL or client ID)" in refused(lambda: deployment().exchange_code(address))
 
@@ -168,7 +168,7 @@ def test_the_dag_param_skips_the_check(stand_in, connections, deployment, monkey
 def test_the_record_holds_hashes_never_a_state(stand_in, connections, deployment):
     """The issued-state record holds the state's SHA-256 and times, never the state itself."""
     url = deployment().get_authorization_url()
-    state = follow_authorization(url, timeout=5).state
+    state = follow_authorization(url, timeout=30).state
     text = deployment.states[CONN_ID].text
     assert state not in text and digest(state) in text
     entry = json.loads(text)["states"][0]
