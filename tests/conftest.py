@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -21,6 +22,7 @@ from airflow_provider_orangelogic.oauth.stores import FileTokenStore, MemoryToke
 from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient
 from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
 from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
+from tests.e2e.figures import PUBLISHED, Figures, details, markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -100,3 +102,27 @@ def make_manager(url: str, store, tmp_path, *, clock=time.time, **extra) -> Toke
 
 def stored_json(store) -> dict:
     return json.loads(store.text) if isinstance(store, MemoryStore) else json.loads(store.path.read_text())
+
+
+# The end-to-end figures (tests/e2e) at the end of the output. Under pytest-xdist the worker that ran
+# the suite hands them to the controller, which prints them: only it writes the terminal summary.
+E2E_FIGURES = "orangelogic_e2e_figures"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[E2E_FIGURES] = [dataclasses.asdict(figures) for figures in PUBLISHED]
+
+
+def pytest_testnodedown(node, error) -> None:  # pytest-xdist, on the controller
+    PUBLISHED.extend(Figures(**figures) for figures in node.workeroutput.get(E2E_FIGURES, []))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not PUBLISHED:
+        return
+    terminalreporter.write_sep("=", "Orange Logic end-to-end deployments (docs/deployments.md)")
+    terminalreporter.write_line(markdown_table(PUBLISHED))
+    for figures in PUBLISHED:
+        terminalreporter.write_line("- " + details(figures))

@@ -1,8 +1,9 @@
 """Fixtures of the end-to-end suite: one running deployment at a time, with its finished load run.
 
 ``deployment_run`` is module scoped and parametrized, so pytest runs every test against the
-embedded deployment, stops it, then starts the Celery one: the two never compete for the 2 cores.
-The figures of both runs are printed as a table at the end of the pytest output.
+embedded deployment, stops it, then starts the Celery one. The figures of both runs are printed
+as a table at the end of the pytest output (tests/conftest.py, which also brings them back from
+the pytest-xdist worker that ran this suite).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.deployment import Deployment, start_celery, start_embedded
-from tests.e2e.figures import PUBLISHED, details, markdown_table
+from tests.e2e.figures import PUBLISHED
 from tests.e2e.processes import ProcessSet
 from tests.e2e.scenario import DeploymentRun, LoadPlan, run_scenario
 from tests.e2e.services import PostgresCluster, RedisServer, StandInServer
@@ -24,15 +25,6 @@ from tests.e2e.services import PostgresCluster, RedisServer, StandInServer
 SERVER_BUDGET_SECONDS = 1500
 ACCESS_LIFETIME = 20.0
 REFRESH_LIFETIME = 120.0
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not PUBLISHED:
-        return
-    terminalreporter.write_sep("=", "Orange Logic end-to-end deployments (docs/deployments.md)")
-    terminalreporter.write_line(markdown_table(PUBLISHED))
-    for figures in PUBLISHED:
-        terminalreporter.write_line("- " + details(figures))
 
 
 def load_plan() -> LoadPlan:

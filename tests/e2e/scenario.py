@@ -42,6 +42,8 @@ class LoadPlan:
     # Refresh once less than this fraction of the access token's life is left. Below the default
     # 0.5 so that a pair is renewed about once per lifetime, yet with room for a late refresh run.
     refresh_threshold: float = 0.35
+    # Each consumer goes on past `seconds` until it has used this many access tokens (three expiries).
+    min_access_tokens: int = 4
 
 
 @dataclass
@@ -77,10 +79,19 @@ def run_scenario(deployment: Deployment, stand_in: StandInServer, plan: LoadPlan
     api.set_paused(LOAD_DAG, False)
     load_run = api.trigger(
         LOAD_DAG,
-        {"conn_id": CONN_ID, "consumers": plan.consumers, "seconds": plan.seconds, "interval": plan.interval},
+        {
+            "conn_id": CONN_ID,
+            "consumers": plan.consumers,
+            "seconds": plan.seconds,
+            "interval": plan.interval,
+            "min_access_tokens": plan.min_access_tokens,
+            # One machine plays every host here, so a folder of the test run is a start line they all see.
+            "start_line": str(deployment.control.root.parent / "start-line"),
+        },
     )
-    # Consumer retries restart a consumer's loop, hence room for a few loops.
-    load_run_state = wait_for_run(deployment, LOAD_DAG, load_run, timeout=plan.seconds * 4 + 300)
+    # A hang guard only, inside the servers' budget: the start line's 600 s, a consumer's longest loop
+    # (three times `seconds`, when the access tokens come slowly) and a retry's restart.
+    load_run_state = wait_for_run(deployment, LOAD_DAG, load_run, timeout=plan.seconds * 3 + 600 + 120)
     status_at_end = hook_outside_task(deployment, STATUS_CHECK)
     stop_refreshing(deployment)
     window_seconds = time.monotonic() - window_start
