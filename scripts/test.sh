@@ -5,7 +5,7 @@
 #   ./scripts/test.sh tests/hooks -x   # with arguments: one pytest run with exactly those arguments
 #
 # Everything runs on three pytest-xdist workers (ORANGELOGIC_TEST_WORKERS), a test file per worker at a
-# time (--dist loadfile, so that a file's module fixtures, e.g. one Airflow sandbox or one end-to-end
+# time, the longest files first (tests/conftest.py; --dist loadfile, so that a file's module fixtures, e.g. one Airflow sandbox or one end-to-end
 # deployment, are built once). Most tests wait on Airflow subprocesses, so three workers keep the two
 # cores busy. Every test has its own AIRFLOW_HOME, stand-in port and temp dirs, and none depends on how
 # fast the machine is (docs/reliability.md, "Under load"), so tests running side by side share nothing.
@@ -20,4 +20,4 @@ if (($#)); then
   exec "${pytest[@]}" "$@"
 fi
 # --durations: the slowest tests, to keep the whole run's wall time in check.
-exec "${pytest[@]}" --durations=25 -n "${ORANGELOGIC_TEST_WORKERS:-3}" --dist loadfile
+exec "${pytest[@]}" --durations=25 -n "${ORANGELOGIC_TEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder

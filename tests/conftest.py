@@ -126,3 +126,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(markdown_table(PUBLISHED))
     for figures in PUBLISHED:
         terminalreporter.write_line("- " + details(figures))
+
+
+# pytest-xdist (--dist loadfile, scripts/test.sh) hands out a test file at a time, in collection order:
+# the longest files go first, so that no worker is left running one of them alone at the end.
+LONGEST_FIRST = (
+    "tests/compat/",
+    "tests/e2e/",
+    "tests/integration/test_main_job.py",
+    "tests/integration/test_airflow_lifecycle.py",
+    "tests/integration/test_airflow_surface.py",
+    "tests/integration/test_alerts.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the order within a file, and of the e2e deployments, is kept

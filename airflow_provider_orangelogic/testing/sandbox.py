@@ -15,6 +15,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+# How long an Airflow process waits for SQLite's write lock before "database is locked" (sqlite3's
+# default is 5 s). On a busy machine a writer can hold the lock longer than that, and a scheduler or
+# DAG processor that gets the error exits. For [database] sql_alchemy_connect_args(_async), which
+# take an import path: SQLITE_CONNECT_ARGS_PATH.
+SQLITE_CONNECT_ARGS = {"timeout": 120}
+SQLITE_CONNECT_ARGS_PATH = f"{__name__}.SQLITE_CONNECT_ARGS"
+SQLITE_SETTINGS = {
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": SQLITE_CONNECT_ARGS_PATH,
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": SQLITE_CONNECT_ARGS_PATH,
+}
+
 
 class AirflowCommandError(RuntimeError):
     def __init__(self, args: list[str], result: subprocess.CompletedProcess[str]) -> None:
@@ -53,6 +64,7 @@ class AirflowSandbox:
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__FERNET_KEY": self.fernet_key,
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+                **SQLITE_SETTINGS,
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.log_folder),
                 "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
                 "ORANGELOGIC_LOCK_DIR": str(self.home / "locks"),

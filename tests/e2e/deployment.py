@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from airflow_provider_orangelogic.testing.sandbox import SQLITE_SETTINGS
 from tests.e2e.processes import ManagedProcess, ProcessSet, free_port, start_process, wait_for
 from tests.e2e.rest import AirflowApi
 
@@ -212,6 +213,7 @@ def start_embedded(root: Path, servers: ProcessSet, *, max_seconds: float) -> De
         executor="LocalExecutor",
         passwords_file=write_passwords_file(root / "passwords.json", secrets_),
     )
+    settings.update(SQLITE_SETTINGS)  # wait for the write lock: a DAG processor died of it on a busy machine
     host = AirflowHost(root, "embedded", settings)
     start_control_plane(host, servers, max_seconds=max_seconds)
     return Deployment(
