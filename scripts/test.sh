@@ -5,10 +5,11 @@
 #   ./scripts/test.sh tests/hooks -x   # with arguments: one pytest run with exactly those arguments
 #
 # Everything runs on three pytest-xdist workers (ORANGELOGIC_TEST_WORKERS), a test file per worker at a
-# time, the longest files first (tests/conftest.py; --dist loadfile, so that a file's module fixtures, e.g. one Airflow sandbox or one end-to-end
-# deployment, are built once). Most tests wait on Airflow subprocesses, so three workers keep the two
-# cores busy. Every test has its own AIRFLOW_HOME, stand-in port and temp dirs, and none depends on how
-# fast the machine is (docs/reliability.md, "Under load"), so tests running side by side share nothing.
+# time, the longest files first (tests/conftest.py). --dist loadfile builds a file's module fixtures
+# (one Airflow sandbox, one end-to-end deployment) once. Most tests wait on Airflow subprocesses, so
+# three workers keep the two cores busy. Every test has its own AIRFLOW_HOME, stand-in port and temp
+# dirs, and none depends on how fast the machine is (docs/reliability.md, "Under load"), so tests
+# running side by side share nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
