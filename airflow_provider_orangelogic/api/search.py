@@ -3,9 +3,10 @@
 ``concurrency=1`` (the default) fetches page after page. A higher ``concurrency`` keeps up to that
 many pages in flight on worker threads and still yields items in page order, holding at most
 ``concurrency`` pages at once (in flight, fetched early, or being yielded). How many it actually
-keeps in flight is set by :class:`RateController`: 429 and 503 answers lower it, quiet pages raise
-it again, never above what the server has shown it accepts. Retries stay in the one retry loop
-(``core/retry.py``); the controller only listens to it through its ``on_retry`` callback.
+keeps in flight is set by :class:`RateController` (``api/pacing.py``): 429 and 503 answers lower
+it, quiet pages raise it again, never above what the server has shown it accepts. Retries stay in
+the one retry loop (``core/retry.py``); the controller only listens to it through its ``on_retry``
+callback.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 
+from airflow_provider_orangelogic.api.pacing import RateController
 from airflow_provider_orangelogic.core import endpoints
 from airflow_provider_orangelogic.core.errors import OrangeLogicAPIError, OrangeLogicError
 from airflow_provider_orangelogic.core.retry import RetryEvent
@@ -234,82 +235,6 @@ def _parse(response: requests.Response, page: int) -> tuple[list[dict[str, Any]]
     except (TypeError, ValueError):
         total = None
     return items, total if total is not None and total >= 0 else None
-
-
-class RateController:
-    """How many pages a concurrent search may hold: additive increase, multiplicative decrease.
-
-    The window starts at 1, so the first page goes alone (it may be the only one, and it warms the
-    session and token up before threads share them). Each page fetched without trouble adds one
-    (slow start) until the first 429/503; from then on it adds one per window's worth of pages. A
-    429/503 halves it, once per round (answers to requests sent before the last decrease do not count
-    again), and every one of them sets a ceiling at the number of requests the server was still
-    accepting (those out, less those refused): its limit as seen from here. The ceiling rises by one
-    after ``probe_after`` quiet pages, and each later decrease doubles that wait, so once settled,
-    throttled answers become rare. A Retry-After pauses every new request until it has passed.
-    """
-
-    def __init__(self, maximum: int, *, probe_after: int = 64, clock: Callable[[], float] = time.monotonic) -> None:
-        self.maximum = maximum
-        self.probe_after = probe_after
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._window = 1.0
-        self._ceiling = maximum
-        self._slow_start = True
-        self._quiet = 0  # pages since the window reached the ceiling
-        self._resume_at = 0.0
-        self.epoch = 0  # counts decreases; a request remembers the epoch it was sent in
-        self.decreases = 0
-
-    @property
-    def window(self) -> int:
-        return int(self._window)
-
-    @property
-    def ceiling(self) -> int:
-        return self._ceiling
-
-    def succeeded(self) -> None:
-        with self._lock:
-            if self._window < self._ceiling:
-                step = 1.0 if self._slow_start else 1.0 / self._window
-                self._window = min(float(self._ceiling), self._window + step)
-                return
-            self._quiet += 1
-            if self._ceiling < self.maximum and self._quiet >= self.probe_after:
-                self._ceiling += 1  # probe: perhaps the server accepts more now
-                self._quiet = 0
-
-    def throttled(self, sent_in_epoch: int, accepted: int, retry_after: float | None = None) -> None:
-        """A request sent in round ``sent_in_epoch`` got a 429/503 while ``accepted`` others were being served."""
-        with self._lock:
-            if retry_after:
-                self._resume_at = max(self._resume_at, self._clock() + retry_after)
-            self._ceiling = max(1, min(self._ceiling, accepted))
-            if sent_in_epoch != self.epoch:  # the last decrease already answered this round
-                self._window = max(1.0, min(self._window, float(self._ceiling)))
-                return
-            self.epoch += 1
-            self.decreases += 1
-            if not self._slow_start:
-                self.probe_after *= 2
-            self._slow_start = False
-            self._window = max(1.0, min(self._window / 2, float(self._ceiling)))
-            self._quiet = 0
-            window, ceiling = self.window, self._ceiling
-        log.info(
-            "The search was throttled with %d other request(s) being served: down to %d page(s) at once, "
-            "rising to %d at most.",
-            accepted,
-            window,
-            ceiling,
-        )
-
-    def pause(self) -> float:
-        """Seconds until the server's last Retry-After has passed (0 when it has)."""
-        with self._lock:
-            return max(0.0, self._resume_at - self._clock())
 
 
 class _Cancelled(Exception):

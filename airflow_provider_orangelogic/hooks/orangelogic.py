@@ -27,7 +27,6 @@ from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.hooks import _airflow_context, connection_form, messages
 from airflow_provider_orangelogic.hooks.variable_store import VariableTokenStore, default_variable_key
 from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant, Grant, grant_for
-from airflow_provider_orangelogic.oauth.locking import refresh_lock
 from airflow_provider_orangelogic.oauth.manager import TokenManager, utc_now
 from airflow_provider_orangelogic.oauth.redirect import parse_pasted
 from airflow_provider_orangelogic.oauth.state import IssuedStates, StateRecordStore, new_state
@@ -187,24 +186,9 @@ class OrangeLogicHook(BaseHook):
     def issued_states(self) -> IssuedStates:
         """The states of this connection's authorization URLs: issued by get_authorization_url, spent by
         exchange_code."""
-        from airflow_provider_orangelogic.hooks.state_variable import (
-            VariableStateRecordStore,
-            configured_state_lifetime,
-        )
+        from airflow_provider_orangelogic.hooks.state_variable import issued_states_for
 
-        store = self._state_store or VariableStateRecordStore(self.orangelogic_conn_id)
-        conn_id = self.orangelogic_conn_id
-        return IssuedStates(
-            store,
-            conn_id,
-            lifetime=configured_state_lifetime(),
-            lock=lambda: refresh_lock(f"issued-states:{conn_id}", lock_dir=self.lock_dir, timeout=30),
-            restart="open the authorization URL again (press Authorize on the Orange Logic page of the Airflow UI, "
-            f"or get one with OrangeLogicHook({conn_id!r}).get_authorization_url()), approve, and give the whole "
-            "address the browser landed on to the orangelogic_token_exchange DAG",
-            skip="trigger the orangelogic_token_exchange DAG with skip_state_check set to true (in Python: "
-            "exchange_code(..., skip_state_check=True))",
-        )
+        return issued_states_for(self.orangelogic_conn_id, store=self._state_store, lock_dir=self.lock_dir)
 
     def _authorization_code_grant(self) -> AuthorizationCodeGrant:
         if self.auth_mode != AUTHORIZATION_CODE:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from airflow_provider_orangelogic.compat import invalidate_cached_variable
 from airflow_provider_orangelogic.hooks._airflow_context import in_task
+from airflow_provider_orangelogic.oauth.locking import refresh_lock
+from airflow_provider_orangelogic.oauth.state import IssuedStates, StateRecordStore
 
 DESCRIPTION = (
     "States of the authorization URLs issued for the Orange Logic connection {conn_id} (SHA-256 and expiry "
@@ -62,3 +64,20 @@ def configured_state_lifetime() -> float:
     except Exception:  # an unreadable option must not block an authorization: its default applies
         return default
     return value if value > 0 else default
+
+
+def issued_states_for(
+    conn_id: str, *, store: StateRecordStore | None = None, lock_dir: str | None = None
+) -> IssuedStates:
+    """A connection's issued states: kept in its Variable unless ``store`` says otherwise, under a host lock."""
+    return IssuedStates(
+        store or VariableStateRecordStore(conn_id),
+        conn_id,
+        lifetime=configured_state_lifetime(),
+        lock=lambda: refresh_lock(f"issued-states:{conn_id}", lock_dir=lock_dir, timeout=30),
+        restart="open the authorization URL again (press Authorize on the Orange Logic page of the Airflow UI, "
+        f"or get one with OrangeLogicHook({conn_id!r}).get_authorization_url()), approve, and give the whole "
+        "address the browser landed on to the orangelogic_token_exchange DAG",
+        skip="trigger the orangelogic_token_exchange DAG with skip_state_check set to true (in Python: "
+        "exchange_code(..., skip_state_check=True))",
+    )

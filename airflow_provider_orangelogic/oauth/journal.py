@@ -15,7 +15,11 @@ What a rescue file can do is narrow, because whoever can write it could otherwis
 - a pending pair is stored only if it provably follows the stored one: it names the fingerprint of the stored
   refresh token it replaced, or nothing is stored and it replaced nothing. A newer timestamp proves nothing.
 
-Writing it is best effort once the server has answered: the manager logs a failure and still stores the pair.
+Writing it is best effort once the server has answered: a failure is logged and the pair is still stored.
+
+The steps of the refresh protocol that touch the journal (check it is writable before spending anything, write
+it, read the store back after a save, recover a pending pair) are the functions at the end of this module, kept
+here rather than in ``oauth/manager.py`` so that the manager reads as the protocol; it calls them in order.
 """
 
 from __future__ import annotations
@@ -29,8 +33,11 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from airflow_provider_orangelogic.oauth.locking import create_temp, private_dir
+from airflow_provider_orangelogic.core.errors import ConfigurationError, TokenStoreError, TokenStoreUnavailable
+from airflow_provider_orangelogic.oauth.locking import LOCK_DIR_SETTING, create_temp, private_dir
+from airflow_provider_orangelogic.oauth.stores import TokenStore
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
 
 log = logging.getLogger(__name__)
@@ -195,3 +202,93 @@ class RescueJournal:
     def clear(self) -> None:
         with private_dir(self.directory) as dir_fd, contextlib.suppress(FileNotFoundError):
             os.unlink(self.path.name, dir_fd=dir_fd)
+
+
+# -- the journal in the refresh protocol ---------------------------------------------------------------
+# TokenManager (oauth/manager.py) calls these at fixed points, always under the refresh lock: recover_pending
+# first (refresh only), check_journal_writable before the token endpoint is called, then, once it has answered,
+# write_journal, store.save and verify_stored (TokenManager._save, which also clears the journal).
+
+
+def write_journal(journal: RescueJournal, pair: TokenPair, replaces: str | None, store: TokenStore) -> str | None:
+    """Best effort once the server has answered: a failure is logged loudly and the pair is stored anyway.
+
+    Returns what went wrong (None when the file was written), for the message if the store write fails too.
+    """
+    try:
+        journal.write(pair, replaces)
+    except (OSError, ConfigurationError) as err:
+        why = f"{type(err).__name__}: {err}"
+        log.error(
+            "Could not write the rescue file %s after the token endpoint issued a new pair (%s). Storing the "
+            "pair in %s without a rescue copy: if that write fails too, the pair is lost. Check the space and "
+            "permissions of the lock directory (%s).",
+            journal.path,
+            why,
+            store.description,
+            LOCK_DIR_SETTING,
+        )
+        return why
+    return None
+
+
+def check_journal_writable(journal: RescueJournal) -> None:
+    """Before spending a refresh token or a code: the rescue file must be writable now."""
+    try:
+        journal.check_writable()
+    except OSError as err:
+        raise TokenStoreUnavailable(
+            f"The rescue file's directory {journal.directory} is not writable ({err.strerror or err}); the "
+            "token endpoint was not called, so nothing was spent. Free space there or fix its permissions, or "
+            f"choose another directory with {LOCK_DIR_SETTING}."
+        ) from None
+
+
+def stored_fingerprint(store: TokenStore, store_calls: contextlib.AbstractContextManager[Any]) -> str | None:
+    """The fingerprint of the stored refresh token a code exchange replaces (None if nothing usable is stored)."""
+    try:
+        with store_calls:
+            stored = store.load()
+    except TokenStoreError:
+        return None  # a corrupt record: the exchange replaces it, and a rescue of it proves nothing
+    return fingerprint(stored.refresh_token) if stored is not None and stored.refresh_token else None
+
+
+def verify_stored(store: TokenStore, pair: TokenPair) -> None:
+    """Read the store afresh after a save: a write that did not take effect must not pass for success.
+
+    Skipped for a store that reads its own writes back past its caches (``verifies_writes``): one read
+    back per refresh is enough.
+    """
+    if getattr(store, "verifies_writes", False):
+        return
+    stored = store.load()
+    if stored is None or not stored.same_tokens(pair):
+        raise TokenStoreError(
+            f"{store.description} did not return the new token pair right after it was saved (it returned "
+            f"{'nothing' if stored is None else 'another pair'}), so the write cannot be reported as done."
+        )
+
+
+def recover_pending(
+    journal: RescueJournal,
+    store: TokenStore,
+    store_calls: contextlib.AbstractContextManager[Any],
+    host: str,
+    save: Callable[[TokenPair, str | None], None],
+) -> TokenPair | None:
+    """Store a pair that a crashed or failed refresh on this host received but could not store.
+
+    ``host`` is the connection's base URL; ``save`` is the manager's own save (journal, store, verify).
+    """
+    pending = journal.read()
+    if pending is None:
+        return None
+    with store_calls:
+        stored = store.load()
+    if pending.pair.host != host or not pending.supersedes(stored):
+        journal.clear()  # stale: the store already moved on
+        return None
+    log.warning("Storing a token pair that a previous refresh on this host received but could not store.")
+    save(pending.pair, pending.replaces)
+    return pending.pair

@@ -8,6 +8,9 @@ the token endpoint at most once on a host:
 3. read the stored pair again: if its refresh token changed, someone else refreshed while we
    waited, so use theirs and do not call the endpoint;
 4. otherwise present the refresh token, and save the new pair before releasing the lock.
+
+The rescue journal's steps (checked writable before the token endpoint is called, written once it answered,
+the store read back after the save, a pair left by a crashed refresh stored first) are in ``oauth/journal.py``.
 """
 
 from __future__ import annotations
@@ -31,14 +34,16 @@ from airflow_provider_orangelogic.core.errors import (
 )
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant, Grant
-from airflow_provider_orangelogic.oauth.journal import RescueJournal, fingerprint
-from airflow_provider_orangelogic.oauth.locking import (
-    LOCK_DIR_SETTING,
-    announce,
-    refresh_lock,
-    resolve_lock_dir,
-    under_temp_dir,
+from airflow_provider_orangelogic.oauth.journal import (
+    RescueJournal,
+    check_journal_writable,
+    fingerprint,
+    recover_pending,
+    stored_fingerprint,
+    verify_stored,
+    write_journal,
 )
+from airflow_provider_orangelogic.oauth.locking import announce, refresh_lock, resolve_lock_dir, under_temp_dir
 from airflow_provider_orangelogic.oauth.stores import TokenStore
 from airflow_provider_orangelogic.oauth.token_endpoint import validate_code
 from airflow_provider_orangelogic.oauth.tokens import GRANT_AUTHORIZATION_CODE, TokenPair, pair_from_response
@@ -69,11 +74,6 @@ class RefreshResult:
 
 def utc_now() -> DateTime:
     return pendulum.now("UTC")
-
-
-def _generation(pair: TokenPair) -> tuple[str, str]:
-    # Any change of either token means a renewal happened since the pair was read.
-    return pair.access_token, pair.refresh_token
 
 
 class TokenManager:
@@ -227,8 +227,8 @@ class TokenManager:
         code = validate_code(code)
         self.store.check_writable()
         with self._lock():
-            replaced = self._stored_fingerprint()
-            self._check_journal_writable()
+            replaced = stored_fingerprint(self.store, self._store_calls)
+            check_journal_writable(self.journal)
             payload = self.grant.exchange(code)
             pair = self._pair_from(payload, GRANT_AUTHORIZATION_CODE, previous=None)
             self._save(pair, replaces=replaced)
@@ -241,18 +241,18 @@ class TokenManager:
             return RefreshResult(observed, refreshed=False, reason="the access token is fresh enough")
         self.store.check_writable()
         with self._lock():
-            recovered = self._recover_pending()
+            recovered = recover_pending(self.journal, self.store, self._store_calls, self.settings.base_url, self._save)
             if recovered is not None:
                 return RefreshResult(recovered, refreshed=True, reason="stored a pair saved before a crash")
             current = self.read_if_any() if self.grant.renews_on_demand else self.read()
             if current is not None:
-                if observed is None or _generation(current) != _generation(observed):
+                if observed is None or not current.same_tokens(observed):
                     return RefreshResult(current, refreshed=False, reason="another worker refreshed meanwhile")
                 if not force and not self._due(current):
                     return RefreshResult(current, refreshed=False, reason="the access token is fresh enough")
                 if not self.grant.renewable(current, self.now()):
                     raise self._reauthorization_needed(current)
-            self._check_journal_writable()
+            check_journal_writable(self.journal)
             payload = self.grant.renew(current)
             pair = self._pair_from(payload, self.grant.renewed_by, previous=current)
             spent = fingerprint(current.refresh_token) if current is not None and current.refresh_token else None
@@ -287,11 +287,11 @@ class TokenManager:
         """Store a pair the server just issued; the journal (best effort) keeps it if the store write fails."""
         with self._store_calls:
             self._on_new_pair(pair)
-        journal_error = self._write_journal(pair, replaces)
+        journal_error = write_journal(self.journal, pair, replaces, self.store)
         try:
             with self._store_calls:
                 self.store.save(pair)
-                self._verify_stored(pair)
+                verify_stored(self.store, pair)
         except TokenStoreError as err:
             if journal_error is not None:
                 raise type(err)(
@@ -308,73 +308,6 @@ class TokenManager:
             except (OSError, ConfigurationError) as err:  # stored: a leftover rescue file is ignored later
                 log.warning("Could not remove the rescue file %s after storing its pair: %s", self.journal.path, err)
         self._cached = pair
-
-    def _write_journal(self, pair: TokenPair, replaces: str | None) -> str | None:
-        """Best effort once the server has answered: a failure is logged loudly and the pair is stored anyway."""
-        try:
-            self.journal.write(pair, replaces)
-        except (OSError, ConfigurationError) as err:
-            why = f"{type(err).__name__}: {err}"
-            log.error(
-                "Could not write the rescue file %s after the token endpoint issued a new pair (%s). Storing the "
-                "pair in %s without a rescue copy: if that write fails too, the pair is lost. Check the space and "
-                "permissions of the lock directory (%s).",
-                self.journal.path,
-                why,
-                self.store.description,
-                LOCK_DIR_SETTING,
-            )
-            return why
-        return None
-
-    def _check_journal_writable(self) -> None:
-        """Before spending a refresh token or a code: the rescue file must be writable now."""
-        try:
-            self.journal.check_writable()
-        except OSError as err:
-            raise TokenStoreUnavailable(
-                f"The rescue file's directory {self.journal.directory} is not writable ({err.strerror or err}); the "
-                "token endpoint was not called, so nothing was spent. Free space there or fix its permissions, or "
-                f"choose another directory with {LOCK_DIR_SETTING}."
-            ) from None
-
-    def _stored_fingerprint(self) -> str | None:
-        """The fingerprint of the stored refresh token a code exchange replaces (None if nothing usable is stored)."""
-        try:
-            with self._store_calls:
-                stored = self.store.load()
-        except TokenStoreError:
-            return None  # a corrupt record: the exchange replaces it, and a rescue of it proves nothing
-        return fingerprint(stored.refresh_token) if stored is not None and stored.refresh_token else None
-
-    def _verify_stored(self, pair: TokenPair) -> None:
-        """Read the store afresh after a save: a write that did not take effect must not pass for success.
-
-        Skipped for a store that reads its own writes back past its caches (``verifies_writes``): one read
-        back per refresh is enough.
-        """
-        if getattr(self.store, "verifies_writes", False):
-            return
-        stored = self.store.load()
-        if stored is None or _generation(stored) != _generation(pair):
-            raise TokenStoreError(
-                f"{self.store.description} did not return the new token pair right after it was saved (it returned "
-                f"{'nothing' if stored is None else 'another pair'}), so the write cannot be reported as done."
-            )
-
-    def _recover_pending(self) -> TokenPair | None:
-        """Store a pair that a crashed or failed refresh on this host received but could not store."""
-        pending = self.journal.read()
-        if pending is None:
-            return None
-        with self._store_calls:
-            stored = self.store.load()
-        if pending.pair.host != self.settings.base_url or not pending.supersedes(stored):
-            self.journal.clear()  # stale: the store already moved on
-            return None
-        log.warning("Storing a token pair that a previous refresh on this host received but could not store.")
-        self._save(pending.pair, pending.replaces)
-        return pending.pair
 
     def _reauthorization_needed(self, pair: TokenPair) -> ReauthorizationRequired:
         return ReauthorizationRequired(

@@ -90,6 +90,10 @@ class TokenPair:
         remaining = (self.access_token_expires_at - now).total_seconds()
         return not self.access_token or remaining < threshold * self.access_lifetime
 
+    def same_tokens(self, other: TokenPair) -> bool:
+        """Both tokens equal: any change of either means a renewal happened since ``other`` was read."""
+        return (self.access_token, self.refresh_token) == (other.access_token, other.refresh_token)
+
     def summary(self, now: DateTime | None = None) -> dict[str, Any]:
         """What a log, an XCom or the UI may show: expiry times and lifetimes, never a token."""
         now = now or pendulum.now("UTC")
