@@ -4,18 +4,20 @@
 #   ./scripts/test.sh                  # everything
 #   ./scripts/test.sh tests/hooks -x   # with arguments: one pytest run with exactly those arguments
 #
-# Everything runs on three pytest-xdist workers (ORANGELOGIC_TEST_WORKERS), a test file per worker at a
-# time, the longest files first (tests/conftest.py). --dist loadfile builds a file's module fixtures
-# (one Airflow sandbox, one end-to-end deployment) once. Most tests wait on Airflow subprocesses, so
-# three workers keep the two cores busy. Every test has its own AIRFLOW_HOME, stand-in port and temp
-# dirs, and none depends on how fast the machine is (docs/reliability.md, "Under load"), so tests
-# running side by side share nothing.
+# Lint: ruff check and ruff format --check. Everything runs on three pytest-xdist workers
+# (ORANGELOGIC_TEST_WORKERS), a test file per worker at a time, the longest files first
+# (tests/conftest.py). --dist loadfile builds a file's module fixtures (one Airflow sandbox, one
+# end-to-end deployment) once. Most tests wait on Airflow subprocesses, so three workers keep the two
+# cores busy. Every test has its own AIRFLOW_HOME, stand-in port and temp dirs, and none depends on
+# how fast the machine is (docs/reliability.md, "Under load"), so tests running side by side share
+# nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 bash scripts/e2e/prereqs.sh  # PostgreSQL and Redis binaries for tests/e2e (apt-get, only when missing)
 bash scripts/ui/prereqs.sh   # Debian's chromium for the browser suite tests/ui (apt-get, only when missing)
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 pytest=(.venv/bin/python -m pytest -p no:cacheprovider)
 if (($#)); then
   exec "${pytest[@]}" "$@"
