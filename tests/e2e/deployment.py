@@ -31,6 +31,10 @@ ADMIN_USER = "e2e-admin"
 # The refresh DAG's schedule, shortened from 30 minutes so that runs see many access-token expiries.
 REFRESH_INTERVAL_SECONDS = 5
 CONSUMER_SLOTS = 40  # LocalExecutor parallelism, and the Celery slots of both workers together
+# A task's calls to the execution API (Variables, heartbeats) time out after 5 s by default; on a busy
+# machine the SQLite API server answered later than that and consumers were retried (7 in one loaded run).
+# Airflow's config says to raise it under high load; a hang is still bounded by the scenario's deadline.
+TASK_SETTINGS = {"AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60"}
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,7 @@ def control_plane_settings(
         "AIRFLOW__API__WORKERS": "2",
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        **TASK_SETTINGS,  # LocalExecutor runs tasks on the control plane
         # SimpleAuthManager with one admin whose password we chose, instead of a generated one.
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
@@ -250,6 +255,7 @@ def start_celery(
         **celery,
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        **TASK_SETTINGS,
     }
     workers = [AirflowHost(root, name, worker_settings) for name in ("worker-a", "worker-b")]
     for worker in workers:
