@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import Any
@@ -12,19 +11,23 @@ import requests
 
 from airflow_provider_orangelogic.api.search import DEFAULT_FIELDS, DEFAULT_PAGE_LIMIT, SEARCH_ENDPOINT, iter_search
 from airflow_provider_orangelogic.api.session import AccessTokenSource, FixedToken, new_session, send_with_retries
-from airflow_provider_orangelogic.compat import AirflowFailException, BaseHook
-from airflow_provider_orangelogic.core.errors import (
-    ConfigurationError,
-    OrangeLogicAPIError,
-    ReauthorizationRequired,
-    TokenStoreError,
-    TokenStoreUnavailable,
-    redact,
-)
+from airflow_provider_orangelogic.compat import BaseHook
+from airflow_provider_orangelogic.core.errors import ConfigurationError, OrangeLogicAPIError, redact
 from airflow_provider_orangelogic.core.fields import AUTHORIZATION_CODE, BEARER_TOKEN, CLIENT_CREDENTIALS, CONN_TYPE
 from airflow_provider_orangelogic.core.retry import RetryPolicy
 from airflow_provider_orangelogic.core.settings import OrangeLogicSettings
 from airflow_provider_orangelogic.hooks import _airflow_context, connection_form, messages
+from airflow_provider_orangelogic.hooks.connection_settings import settings_from_connection
+
+# Re-exported: DAG authors and the operators import these from here.
+from airflow_provider_orangelogic.hooks.errors import (
+    OrangeLogicConfigurationError as OrangeLogicConfigurationError,
+)
+from airflow_provider_orangelogic.hooks.errors import (
+    OrangeLogicReauthorizationRequired as OrangeLogicReauthorizationRequired,
+)
+from airflow_provider_orangelogic.hooks.errors import OrangeLogicTokenStoreError as OrangeLogicTokenStoreError
+from airflow_provider_orangelogic.hooks.errors import airflow_errors
 from airflow_provider_orangelogic.hooks.variable_store import VariableTokenStore, default_variable_key
 from airflow_provider_orangelogic.oauth.grants import AuthorizationCodeGrant, Grant, grant_for
 from airflow_provider_orangelogic.oauth.manager import TokenManager, utc_now
@@ -33,18 +36,6 @@ from airflow_provider_orangelogic.oauth.state import IssuedStates, StateRecordSt
 from airflow_provider_orangelogic.oauth.stores import TokenStore
 from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient, validate_code
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
-
-
-class OrangeLogicReauthorizationRequired(ReauthorizationRequired, AirflowFailException):
-    """A person must authorize again; the task fails at once instead of retrying."""
-
-
-class OrangeLogicConfigurationError(ConfigurationError, AirflowFailException):
-    """The connection or an argument is wrong; retrying cannot help."""
-
-
-class OrangeLogicTokenStoreError(TokenStoreError, AirflowFailException):
-    """The stored pair is missing, corrupt, for another host or shadowed; retrying cannot help."""
 
 
 class OrangeLogicHook(BaseHook):
@@ -108,23 +99,7 @@ class OrangeLogicHook(BaseHook):
 
     @cached_property
     def settings(self) -> OrangeLogicSettings:
-        conn = _airflow_context.get_connection(self.orangelogic_conn_id)
-        _airflow_context.mask(conn.password)
-        if conn.conn_type and conn.conn_type != self.conn_type:
-            raise OrangeLogicConfigurationError(
-                f"Connection {self.orangelogic_conn_id!r} has type {conn.conn_type!r}; OrangeLogicHook needs "
-                f"a connection of type {self.conn_type!r} (Orange Logic)."
-            )
-        try:
-            return OrangeLogicSettings.from_connection_fields(
-                conn_id=self.orangelogic_conn_id,
-                host=conn.host,
-                login=conn.login,
-                password=conn.password,
-                extra=_extra_of(conn),
-            )
-        except ConfigurationError as err:
-            raise OrangeLogicConfigurationError(str(err)) from None
+        return settings_from_connection(self.orangelogic_conn_id, self.conn_type)
 
     @property
     def token_variable(self) -> str:
@@ -396,28 +371,9 @@ class OrangeLogicHook(BaseHook):
             page_limit=page_limit,
         )
 
-    @contextlib.contextmanager
-    def _airflow_errors(self) -> Iterator[None]:
-        """Turn errors no retry can fix into AirflowFailException subclasses, keeping their messages."""
-        try:
-            yield
-        except ReauthorizationRequired as err:
-            if isinstance(err, AirflowFailException):
-                raise
-            raise OrangeLogicReauthorizationRequired(
-                f"{err} {messages.authorization_hint(self)}",
-                oauth_error=err.oauth_error,
-                description=err.description,
-                status_code=err.status_code,
-            ) from None
-        except ConfigurationError as err:
-            if isinstance(err, AirflowFailException):
-                raise
-            raise OrangeLogicConfigurationError(str(err)) from None
-        except TokenStoreError as err:
-            if isinstance(err, (AirflowFailException, TokenStoreUnavailable)):
-                raise
-            raise OrangeLogicTokenStoreError(str(err)) from None
+    def _airflow_errors(self) -> contextlib.AbstractContextManager[None]:
+        """Errors no retry can fix become AirflowFailException subclasses (``hooks/errors.py``)."""
+        return airflow_errors(lambda: messages.authorization_hint(self))
 
     # -- the UI's Test button -------------------------------------------------------------------
 
@@ -426,20 +382,6 @@ class OrangeLogicHook(BaseHook):
         from airflow_provider_orangelogic.hooks.connection_check import check_connection
 
         return check_connection(self)
-
-
-def _extra_of(conn: Any) -> Any:
-    # Airflow's extra_dejson turns unreadable JSON into {} with a log line; a user deserves an error.
-    raw = conn.extra
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw) if isinstance(raw, str) else raw
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply for the parser
-        raise OrangeLogicConfigurationError(
-            f"Connection {conn.conn_id!r}: Extra is not valid JSON (or is nested too deeply); enter a flat JSON "
-            "object of the fields in docs/connection.md, or leave it empty."
-        ) from None
 
 
 def _mask_pair(pair: TokenPair) -> None:

@@ -187,7 +187,7 @@ def test_a_connection_extra_nested_too_deeply_gets_a_clear_error():
     """A connection Extra nested 100000 deep: a clear configuration error, not a raw RecursionError"""
     from types import SimpleNamespace
 
-    from airflow_provider_orangelogic.hooks.orangelogic import _extra_of
+    from airflow_provider_orangelogic.hooks.connection_settings import _extra_of
 
     with pytest.raises(ConfigurationError, match="nested too deeply"):
         _extra_of(SimpleNamespace(conn_id="ol", extra="[" * 100_000 + "]" * 100_000))
