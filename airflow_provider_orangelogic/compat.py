@@ -106,3 +106,39 @@ __all__ = [
     "mask_secret",
     "secrets_backends",
 ]
+
+
+def known_breakage() -> str | None:
+    """A dependency release known to break this Airflow minor, with the pin that fixes it; None if none.
+
+    Airflow 3.0 and 3.1 set an attribute on cryptography's MultiFernet (``airflow/models/crypto.py``), which
+    cryptography 51 made a Rust class: storing any encrypted Connection or Variable then fails with an
+    AttributeError deep inside Airflow. 3.2.0 fixed it upstream. docs/compatibility.md lists the pins.
+    """
+    if AIRFLOW_VERSION >= (3, 2):
+        return None
+    try:
+        cryptography_major = int(_distribution_version("cryptography").split(".")[0])
+    except Exception:  # not installed or an odd version string: nothing known to warn about
+        return None
+    if cryptography_major < 51:
+        return None
+    return (
+        f"Airflow {'.'.join(map(str, AIRFLOW_VERSION))} cannot encrypt Connections or Variables with "
+        f"cryptography {_distribution_version('cryptography')} ('MultiFernet' object has no attribute "
+        "'is_encrypted'), so the token pair cannot be stored. Install 'cryptography<51' (or the project's "
+        "constraints file for this Airflow version), or upgrade to Airflow 3.2+."
+    )
+
+
+_breakage_warned = False
+
+
+def warn_of_known_breakage(log: Any) -> None:
+    """Log :func:`known_breakage` once per process (the first hook built), so the fix is in the task log."""
+    global _breakage_warned
+    if _breakage_warned:
+        return
+    _breakage_warned = True
+    if problem := known_breakage():
+        log.warning(problem)

@@ -2,8 +2,10 @@
 # Create or update .venv from uv.lock (the committed lock file). Installs uv first if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# uv's own version is pinned too (scripts/uv-version.txt): a newer uv may read uv.lock differently.
 if ! command -v uv >/dev/null 2>&1; then
-  python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+  uv_pin="uv==$(cat scripts/uv-version.txt)"
+  python3 -m pip install --quiet --user "$uv_pin" 2>/dev/null || python3 -m pip install --quiet "$uv_pin"
   export PATH="$HOME/.local/bin:$PATH"
 fi
 # --compile-bytecode: every Airflow process (each `airflow dags test`, each task) otherwise compiles

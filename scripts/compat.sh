@@ -4,9 +4,11 @@
 # connection form, the [orangelogic] config and the token lifecycle on SQLite against the stand-in.
 # Prints a table (docs/compatibility.md holds one from a real run).
 #
-#   ./scripts/compat.sh                  # all four minors
+#   ./scripts/compat.sh                  # all four minors, each from its committed resolution (constraints/)
 #   ./scripts/compat.sh 3.0.6 3.3.2      # a subset
 #   ./scripts/compat.sh --json out.json  # also keep the results
+#   ./scripts/compat.sh --lock           # resolve from today's PyPI; when all pass, rewrite constraints/
+#   ./scripts/compat.sh --fresh          # resolve from today's PyPI, write nothing
 #
 # Work files (wheel, venvs, logs) go to .compat/; downloads are cached by uv (UV_CACHE_DIR or its default).
 set -euo pipefail

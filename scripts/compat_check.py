@@ -280,6 +280,9 @@ def main() -> int:
     parser.add_argument("--venv", required=True, help="the virtualenv under test (the package must load from it)")
     parser.add_argument("--wheel-version", required=True)
     parser.add_argument("--json", required=True, help="where to write the results")
+    parser.add_argument(
+        "--stop-early", action="store_true", help="skip the checks after the first failure (scripts/drift.py)"
+    )
     args = parser.parse_args()
 
     from importlib.metadata import version
@@ -298,6 +301,9 @@ def main() -> int:
     results: dict[str, Any] = {"airflow": version("apache-airflow"), "checks": {}}
 
     def record(name: str, check: Callable[[], str]) -> bool:
+        if args.stop_early and any(not c["ok"] for c in results["checks"].values()):
+            results["checks"][name] = {"ok": False, "seconds": 0, "detail": "not run (stopped at the first failure)"}
+            return False
         started = time.monotonic()
         try:
             detail, ok = check(), True

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # The test command: lint, then every test (unit, stand-in, Airflow integration, browser, end-to-end deployments).
+# Every install comes from a committed resolution: .venv from uv.lock, the compatibility matrix's venvs from
+# constraints/airflow-*.txt; the Debian packages a suite needs are skipped with the reason when the registry
+# cannot deliver them (docs/compatibility.md, "Reproducible installs").
 #
 #   ./scripts/test.sh                  # everything
 #   ./scripts/test.sh tests/hooks -x   # with arguments: one pytest run with exactly those arguments
@@ -16,6 +19,7 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 bash scripts/e2e/prereqs.sh  # PostgreSQL and Redis binaries for tests/e2e (apt-get, only when missing)
 bash scripts/ui/prereqs.sh   # Debian's chromium for the browser suite tests/ui (apt-get, only when missing)
+scripts/debian-versions.sh   # a note when Debian serves other versions than the suites last passed with
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 pytest=(.venv/bin/python -m pytest -p no:cacheprovider)

@@ -11,7 +11,7 @@ import requests
 
 from airflow_provider_orangelogic.api.search import DEFAULT_FIELDS, DEFAULT_PAGE_LIMIT, SEARCH_ENDPOINT, iter_search
 from airflow_provider_orangelogic.api.session import AccessTokenSource, FixedToken, new_session, send_with_retries
-from airflow_provider_orangelogic.compat import BaseHook
+from airflow_provider_orangelogic.compat import BaseHook, warn_of_known_breakage
 from airflow_provider_orangelogic.core.errors import ConfigurationError, OrangeLogicAPIError, redact
 from airflow_provider_orangelogic.core.fields import AUTHORIZATION_CODE, BEARER_TOKEN, CLIENT_CREDENTIALS, CONN_TYPE
 from airflow_provider_orangelogic.core.retry import RetryPolicy
@@ -84,6 +84,7 @@ class OrangeLogicHook(BaseHook):
         state_store: StateRecordStore | None = None,
     ) -> None:
         super().__init__()
+        warn_of_known_breakage(self.log)
         self.orangelogic_conn_id = orangelogic_conn_id
         self.wait_for_refresh = wait_for_refresh
         self.retry = retry or RetryPolicy()

@@ -19,7 +19,8 @@ from tests.e2e.deployment import Deployment, start_celery, start_embedded
 from tests.e2e.figures import PUBLISHED
 from tests.e2e.processes import ProcessSet
 from tests.e2e.scenario import DeploymentRun, LoadPlan, run_scenario
-from tests.e2e.services import PostgresCluster, RedisServer, StandInServer
+from tests.e2e.services import PREREQS_HINT, PostgresCluster, RedisServer, StandInServer, have_celery_services
+from tests.prereqs import require
 
 # Upper bound on each server's life (timeout(1)); a deployment's whole run takes about 5 minutes.
 SERVER_BUDGET_SECONDS = 1500
@@ -37,6 +38,7 @@ def load_plan() -> LoadPlan:
 def start_deployment(kind: str, root: Path, servers: ProcessSet, cleanups: list[PostgresCluster]) -> Deployment:
     if kind == "embedded":
         return start_embedded(root, servers, max_seconds=SERVER_BUDGET_SECONDS)
+    require("e2e", have_celery_services(), "PostgreSQL server and redis-server", PREREQS_HINT)
     services = root / "services"
     postgres = PostgresCluster.start(servers, log_dir=services, max_seconds=SERVER_BUDGET_SECONDS)
     cleanups.append(postgres)

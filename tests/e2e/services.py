@@ -29,6 +29,15 @@ PREREQS_HINT = "run scripts/e2e/prereqs.sh (apt-get install postgresql redis-ser
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
 
+def have_celery_services() -> bool:
+    """Whether the Celery deployment's servers (PostgreSQL's initdb, redis-server) are installed."""
+    try:
+        postgres_bin_dir()
+    except RuntimeError:
+        return False
+    return shutil.which("redis-server") is not None
+
+
 def postgres_bin_dir() -> Path:
     """Where initdb and postgres live: on PATH, or Debian's versioned directory (newest first)."""
     initdb = shutil.which("initdb")

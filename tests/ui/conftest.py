@@ -9,7 +9,6 @@ Playwright download: Playwright is given its ``executable_path``. Screenshots of
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import sys
@@ -25,6 +24,7 @@ from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConf
 from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
 from tests.e2e.processes import ManagedProcess, free_port, start_process, wait_for
 from tests.e2e.rest import AirflowApi
+from tests.prereqs import require
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / ".screenshots" / "ui"
@@ -151,11 +151,7 @@ def ui_airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiAirflow]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     executable = chromium_path()
-    if executable is None:
-        message = "Debian's chromium is not installed (scripts/ui/prereqs.sh installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require("ui", executable is not None, "Debian's chromium", "scripts/ui/prereqs.sh installs it")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
