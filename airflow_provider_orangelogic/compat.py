@@ -142,3 +142,16 @@ def warn_of_known_breakage(log: Any) -> None:
     _breakage_warned = True
     if problem := known_breakage():
         log.warning(problem)
+
+
+def daily_data_intervals() -> Any:
+    """A daily schedule whose runs span a day, ``[midnight, next midnight)`` UTC, on every 3.x.
+
+    A cron string on Airflow 3 gives runs a single point in time (CronTriggerTimetable) unless
+    ``[scheduler] create_cron_data_intervals`` is set, which would leave incremental runs an empty window.
+    """
+    try:  # Airflow 3.2+ (the Task SDK's definition)
+        from airflow.sdk import CronDataIntervalTimetable
+    except ImportError:  # Airflow 3.0, 3.1
+        from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[no-redef]
+    return CronDataIntervalTimetable("0 0 * * *", timezone="UTC")

@@ -43,7 +43,7 @@ PACKAGE = "airflow-provider-orangelogic"
 UV_VERSION_FILE = REPO / "scripts" / "uv-version.txt"
 # The newest patch of each supported minor, oldest first.
 VERSIONS = ("3.0.6", "3.1.8", "3.2.2", "3.3.2")
-CHECKS = ("provider", "imports", "form", "config", "exchange", "refresh", "search", "storage")
+CHECKS = ("provider", "imports", "form", "config", "exchange", "refresh", "search", "storage", "incremental")
 
 # Installed beside Airflow, by minor. PyPI is used without Airflow's constraint files, so a dependency
 # released after an Airflow minor can break it; each pin names the breakage (docs/compatibility.md).
@@ -301,8 +301,7 @@ def root_cause(text: str) -> str | None:
 
 def first_failure(row: dict) -> tuple[str, str] | None:
     """The first check that failed and why, in one line (the root exception of its log); None if all passed."""
-    for name in ("install", *CHECKS):
-        check = row["checks"][name]
+    for name, check in row["checks"].items():  # in the order they ran, install first
         if not check["ok"]:
             detail = check["detail"] or ""
             log = Path(row.get("log", ""))

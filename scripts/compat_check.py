@@ -15,6 +15,8 @@ refresh    package's factories, run by ``airflow dags test``: the code exchange,
 search     lock file in ``[orangelogic] lock_dir``), a search
 storage    the search-to-storage DAG writes a JSON Lines file through ``ObjectStoragePath`` (file://), checked
            record by record against the count it reports
+incremental the same factory with ``incremental=True`` (a daily data-interval timetable), run for one day: only
+           the assets whose EditDate lies in that day, each once
 """
 
 from __future__ import annotations
@@ -32,8 +34,14 @@ from typing import Any
 
 CLIENT_ID = "compat-client"
 REDIRECT_URI = "http://127.0.0.1:8080/orangelogic/callback"
-CHECKS = ("provider", "imports", "form", "config", "exchange", "refresh", "search", "storage")
-LIFECYCLE_CHECKS = ("exchange", "refresh", "search", "storage")
+CHECKS = ("provider", "imports", "form", "config", "exchange", "refresh", "search", "storage", "incremental")
+LIFECYCLE_CHECKS = ("exchange", "refresh", "search", "storage", "incremental")
+INCREMENTAL_DAG = (
+    "import pendulum\n"
+    "from airflow_provider_orangelogic.dags import search_to_storage_dag\n"
+    "dag = search_to_storage_dag(dag_id='orangelogic_incremental_sync', incremental=True,\n"
+    "                            start_date=pendulum.datetime(2020, 1, 1, tz='UTC'))\n"
+)
 TWO_LINE_DAGS = {
     "orangelogic_token_exchange": "token_exchange_dag",
     "orangelogic_token_refresh": "token_refresh_dag",
@@ -162,11 +170,12 @@ def write_two_line_dags(folder: Path) -> None:
         (folder / f"{dag_id}.py").write_text(
             f"from airflow_provider_orangelogic.dags import {factory}\ndag = {factory}()\n", encoding="utf-8"
         )
+    (folder / "orangelogic_incremental_sync.py").write_text(INCREMENTAL_DAG, encoding="utf-8")
 
 
-def dags_test(box: Any, dag_id: str, conf: dict[str, Any]) -> Any:
+def dags_test(box: Any, dag_id: str, conf: dict[str, Any], logical_date: str | None = None) -> Any:
     """``airflow dags test``; a failure keeps the output's tail."""
-    run = box.dags_test(dag_id, conf, check=False)
+    run = box.dags_test(dag_id, conf, check=False, **({"logical_date": logical_date} if logical_date else {}))
     if run.returncode != 0:
         tail = "\n".join((run.stdout + run.stderr).splitlines()[-40:])
         raise CheckFailed(f"airflow dags test {dag_id} exited {run.returncode}:\n{tail}")
@@ -269,7 +278,23 @@ def run_lifecycle(box: Any, lock_dir: Path, record: Callable[..., None]) -> None
             expect(not leftovers, f"temporary files left beside the result: {leftovers}")
             return f"{len(records)} distinct records in {files[0].name} via ObjectStoragePath"
 
-        for name, step in (("exchange", exchange), ("refresh", refresh), ("search", search), ("storage", storage)):
+        def incremental() -> str:
+            base = box.home.parent / "incremental"
+            run = dags_test(box, "orangelogic_incremental_sync", {"base_path": base.as_uri()}, "2020-01-02")
+            outputs.append(run.stdout + run.stderr)
+            files = sorted(base.rglob("*.jsonl"))
+            expect([f.name for f in files] == ["2020-01-01T000000Z.jsonl"], f"files: {[f.name for f in files]}")
+            records = [json.loads(line) for line in files[0].read_text(encoding="utf-8").splitlines()]
+            outside = [
+                r for r in records if not "2020-01-01T00:00:00Z" <= r.get("EditDate", "") < "2020-01-02T00:00:00Z"
+            ]
+            ids = {record.get("SystemIdentifier") for record in records}
+            expect(records and not outside, f"{len(outside)} of {len(records)} records edited outside the day")
+            expect(len(ids) == len(records), "duplicate SystemIdentifier")
+            return f"{len(records)} assets edited on 2020-01-01 (of the catalogue's 63), one file for the interval"
+
+        steps = (("exchange", exchange), ("refresh", refresh), ("search", search), ("storage", storage))
+        for name, step in (*steps, ("incremental", incremental)):
             if not record(name, step):
                 break  # the later steps need the earlier ones
 

@@ -44,6 +44,10 @@ compat = _load_matrix()
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)\s*<\s*(?P<bound>[0-9][^,;\s]*)$")
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def release_key(version: str) -> tuple:
     """Sort key for plain release versions (``1.2.10`` after ``1.2.9``); None-safe for odd ones."""
     return tuple(int(part) if part.isdigit() else 0 for part in re.split(r"[.+-]", version))
@@ -180,7 +184,7 @@ class Drift:
         fresh = row.get("resolution", {})
         changes = compat.differences(self.locked, fresh) if self.locked else []
         report["changes"] = changes
-        print(f"    {len(changes)} packages differ from {self.lock_path.name}"
+        print(f"    {plural(len(changes), 'package')} differ from {self.lock_path.name}"
               f"{': ' + ', '.join(changes) if changes else ''}", flush=True)  # fmt: skip
         if row["ok"] or not fresh or not self.locked:
             return report
@@ -265,7 +269,7 @@ def main() -> int:
     for finding in findings:
         fresh = finding["fresh"]
         if fresh["ok"]:
-            text = f"passes; {len(fresh['changes'])} packages newer than the committed resolution"
+            text = f"passes; {plural(len(fresh['changes']), 'package')} changed since the committed resolution"
         elif "pin" in fresh:
             text = (f"{fresh['package']} {fresh['first_breaking']} breaks {fresh['failure'][0]}; newest working "
                     f"{fresh['newest_working']}; add `{fresh['pin']}` to EXTRA_REQUIREMENTS")  # fmt: skip

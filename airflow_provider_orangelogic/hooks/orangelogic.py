@@ -11,6 +11,7 @@ import requests
 
 from airflow_provider_orangelogic.api.search import DEFAULT_FIELDS, DEFAULT_PAGE_LIMIT, SEARCH_ENDPOINT, iter_search
 from airflow_provider_orangelogic.api.session import AccessTokenSource, FixedToken, new_session, send_with_retries
+from airflow_provider_orangelogic.api.windows import ModifiedWindow
 from airflow_provider_orangelogic.compat import BaseHook, warn_of_known_breakage
 from airflow_provider_orangelogic.core.errors import ConfigurationError, OrangeLogicAPIError, redact
 from airflow_provider_orangelogic.core.fields import AUTHORIZATION_CODE, BEARER_TOKEN, CLIENT_CREDENTIALS, CONN_TYPE
@@ -351,6 +352,7 @@ class OrangeLogicHook(BaseHook):
         on_page: Callable[[int, int], None] | None = None,
         concurrency: int = 1,
         page_limit: int = DEFAULT_PAGE_LIMIT,
+        modified: ModifiedWindow | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield every asset matching an Orange Logic query (e.g. ``MediaType:Image``), in page order.
 
@@ -358,11 +360,12 @@ class OrangeLogicHook(BaseHook):
         memory); items still come in page order and at most ``concurrency`` pages are held. 429/503
         answers lower the pace (see ``api/search.py``). ``on_page(page_number, items_on_page)`` is
         called per page. A page that fails after retries raises ``SearchPageError`` naming it, as does a
-        search that would not end (a repeated page, or more than ``page_limit`` pages).
+        search that would not end (a repeated page, or more than ``page_limit`` pages). ``modified``
+        narrows it to assets changed in a half-open window (``api/windows.py``), for incremental runs.
         """
         return iter_search(
             self.request,
-            query,
+            modified.query(query) if modified else query,
             fields=fields,
             page_size=page_size,
             max_pages=max_pages,

@@ -9,12 +9,15 @@ import os
 import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_orangelogic.compat import BaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
+
+    from airflow_provider_orangelogic.api.windows import ModifiedWindow
 
 # api/search.py's default, spelled out so that parsing a DAG using this operator does not import requests.
 DEFAULT_FIELDS = ("SystemIdentifier", "Title", "MediaType")
@@ -41,11 +44,32 @@ class OrangeLogicSearchToStorageOperator(BaseOperator):
     :param orangelogic_conn_id: The Orange Logic connection (templated).
     :param storage_conn_id: The connection of the object store, when the path's URL names none
         (``s3://conn_id@bucket/key`` does).
+    :param incremental: Land only the assets whose *date_field* lies in the run's data interval,
+        ``[data_interval_start, data_interval_end)``: consecutive runs and backfills then see each change
+        once, with no gap and no duplicate. The DAG needs a schedule with real intervals (on Airflow 3,
+        ``CronDataIntervalTimetable`` or ``[scheduler] create_cron_data_intervals = True`` for cron).
+    :param modified_since: With *modified_before*, an explicit window instead (templated; an aware
+        datetime or an ISO 8601 string; UTC when it names no zone).
+    :param modified_before: The window's end, excluded (templated).
+    :param date_field: The date the window applies to (templated; default ``EditDate``).
+    :param window_template: The query clause of the window, ``{field}>={start} AND {field}<{end}`` by default
+        (the public reference does not give the range syntax: see ``api/windows.py``).
 
-    Returns (XCom) ``{"path", "count", "pages", "bytes", "gzip"}``.
+    Returns (XCom) ``{"path", "count", "pages", "bytes", "gzip", "window"}``; ``window`` is
+    ``{"field", "start", "end"}`` (UTC) or None.
     """
 
-    template_fields: Sequence[str] = ("path", "query", "fields", "page_size", "concurrency", "orangelogic_conn_id")
+    template_fields: Sequence[str] = (
+        "path",
+        "query",
+        "fields",
+        "page_size",
+        "concurrency",
+        "orangelogic_conn_id",
+        "modified_since",
+        "modified_before",
+        "date_field",
+    )
     ui_color = "#f7a35c"
 
     def __init__(
@@ -59,9 +83,21 @@ class OrangeLogicSearchToStorageOperator(BaseOperator):
         gzip: bool | None = None,
         orangelogic_conn_id: str = "orangelogic_default",
         storage_conn_id: str | None = None,
+        incremental: bool = False,
+        modified_since: datetime | str | None = None,
+        modified_before: datetime | str | None = None,
+        date_field: str = "EditDate",
+        window_template: str = "{field}>={start} AND {field}<{end}",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if incremental and (modified_since or modified_before):
+            raise ValueError("give either incremental=True (the data interval) or modified_since/modified_before")
+        self.incremental = incremental
+        self.modified_since = modified_since
+        self.modified_before = modified_before
+        self.date_field = date_field
+        self.window_template = window_template
         self.path = path
         self.query = query
         self.fields = fields
@@ -82,17 +118,49 @@ class OrangeLogicSearchToStorageOperator(BaseOperator):
             nonlocal pages
             pages = page
 
+        window = self._window(context)
         assets = OrangeLogicHook(self.orangelogic_conn_id).search(
             self.query,
             fields=_field_list(self.fields),
             page_size=_integer("page_size", self.page_size),
             concurrency=_integer("concurrency", self.concurrency),
             on_page=count_page,
+            modified=window,
         )
+        if window:
+            self.log.info("Assets with %s in [%s, %s) only.", window.date_field, window.start, window.end)
         count = write_json_lines(destination, assets, gzip=compress)
         size = destination.fs.size(destination.path)
         self.log.info("Wrote %d asset(s) from %d page(s) to %s (%d bytes).", count, pages, destination, size)
-        return {"path": str(destination), "count": count, "pages": pages, "bytes": size, "gzip": compress}
+        return {
+            "path": str(destination),
+            "count": count,
+            "pages": pages,
+            "bytes": size,
+            "gzip": compress,
+            "window": window and {"field": window.date_field, "start": _iso(window.start), "end": _iso(window.end)},
+        }
+
+    def _window(self, context: Context) -> ModifiedWindow | None:
+        from airflow_provider_orangelogic.api.windows import ModifiedWindow
+
+        if self.incremental:
+            start, end = context.get("data_interval_start"), context.get("data_interval_end")
+            if start is None or end is None:
+                raise ValueError(
+                    "incremental=True needs a run with a data interval; this run has none (a manual run of an "
+                    "unscheduled DAG): schedule the DAG, or give modified_since and modified_before"
+                )
+        elif self.modified_since or self.modified_before:
+            if not (self.modified_since and self.modified_before):
+                raise ValueError("give both modified_since and modified_before (the window's end is excluded)")
+            start, end = (
+                _moment("modified_since", self.modified_since),
+                _moment("modified_before", self.modified_before),
+            )
+        else:
+            return None
+        return ModifiedWindow(start, end, date_field=str(self.date_field).strip(), template=self.window_template)
 
 
 def write_json_lines(destination: ObjectStoragePath, records: Iterable[Any], *, gzip: bool = False) -> int:
@@ -149,6 +217,27 @@ def _storage_path(path: Any, conn_id: str | None) -> ObjectStoragePath:
     if "://" not in text:
         raise ValueError(f"path {text!r} has no scheme: write file://{text} for a local file, or s3://, gs://, ...")
     return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+
+
+def _moment(name: str, value: Any) -> datetime:
+    """A datetime from a datetime or an ISO 8601 string (UTC when it names no zone, as in Airflow)."""
+    if isinstance(value, datetime):
+        return value
+    import pendulum
+
+    try:
+        parsed = pendulum.parse(str(value).strip(), exact=True)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, datetime):
+        raise ValueError(f"{name} must be a date and time, e.g. 2026-12-01T00:00:00Z, not {value!r}")
+    return parsed
+
+
+def _iso(moment: datetime) -> str:
+    from airflow_provider_orangelogic.api.windows import utc_timestamp
+
+    return utc_timestamp(moment)
 
 
 def _field_list(fields: Any) -> list[str]:

@@ -127,9 +127,10 @@ class AirflowSandbox:
         check: bool = True,
         timeout: float = 600,
         env: Mapping[str, str] | None = None,
+        logical_date: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """``airflow dags test``: one DAG run, executed by Airflow in one process."""
-        args = ["dags", "test", dag_id]
+        """``airflow dags test``: one DAG run, executed by Airflow in one process (at ``logical_date``, if given)."""
+        args = ["dags", "test", dag_id, *([logical_date] if logical_date else [])]
         if conf is not None:
             args += ["--conf", json.dumps(conf)]
         return self.airflow(*args, check=check, timeout=timeout, env=env)

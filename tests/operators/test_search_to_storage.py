@@ -66,8 +66,9 @@ def test_operator_lands_every_asset_in_order(connection, tmp_path, name):
         "pages": 25,
         "bytes": target.stat().st_size,
         "gzip": name.endswith(".gz"),
+        "window": None,
     }
-    assert records(target) == [asset(n) for n in range(1, 1235)]
+    assert records(target) == [{field: asset(n)[field] for field in FIELDS} for n in range(1, 1235)]
     assert files_in(target.parent) == [name]  # no temporary left beside it
     if name.endswith(".gz"):
         assert target.read_bytes()[:2] == b"\x1f\x8b"
@@ -120,6 +121,38 @@ def test_templated_fields_and_bad_arguments(connection, tmp_path):
     with pytest.raises(ValueError, match="concurrency must be an integer between 1 and 10"):
         operator((tmp_path / "x.jsonl").as_uri(), concurrency=0).execute(context={})
     assert files_in(tmp_path) == []
+
+
+def test_an_explicit_window_lands_only_what_was_edited_in_it(connection, tmp_path):
+    from airflow_provider_orangelogic.testing.stand_in.catalogue import edited_at
+
+    target = tmp_path / "window.jsonl"
+    since, before = "2020-01-02T00:00:00Z", "2020-01-03T00:00:00+00:00"
+    result = operator(target.as_uri(), modified_since=since, modified_before=before).execute(context={})
+    assert result["window"] == {"field": "EditDate", "start": since, "end": "2020-01-03T00:00:00Z"}
+    expected = [n for n in range(1, 1235) if "2020-01-02" <= edited_at(n).strftime("%Y-%m-%d") < "2020-01-03"]
+    assert [r["SystemIdentifier"] for r in records(target)] == [asset(n)["SystemIdentifier"] for n in expected]
+    assert result["count"] == len(expected) > 0
+
+
+def test_incremental_takes_the_data_interval_and_refuses_an_empty_one(connection, tmp_path):
+    import pendulum
+
+    start = pendulum.datetime(2020, 1, 2, tz="UTC")
+    target = (tmp_path / "day.jsonl").as_uri()
+    day = {"data_interval_start": start, "data_interval_end": start.add(days=1)}
+    assert operator(target, incremental=True).execute(context=day)["window"]["end"] == "2020-01-03T00:00:00Z"
+    point = {"data_interval_start": start, "data_interval_end": start}  # a cron trigger's single point
+    with pytest.raises(ValueError, match="CronDataIntervalTimetable"):
+        operator(target, incremental=True).execute(context=point)
+    with pytest.raises(ValueError, match="needs a run with a data interval"):
+        operator(target, incremental=True).execute(context={})
+    with pytest.raises(ValueError, match="give both modified_since and modified_before"):
+        operator(target, modified_since="2020-01-02T00:00:00Z").execute(context={})
+    with pytest.raises(ValueError, match="must be a date and time"):
+        operator(target, modified_since="yesterday", modified_before="2020-01-02T00:00:00Z").execute(context={})
+    with pytest.raises(ValueError, match="either incremental=True"):
+        operator(target, incremental=True, modified_since="2020-01-02T00:00:00Z")
 
 
 # -- the writer ----------------------------------------------------------------------------------

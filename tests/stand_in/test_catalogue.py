@@ -150,3 +150,25 @@ def test_search_pages_through_100000_assets_quickly(standin: OrangeLogicStandIn,
             seen += len(items)
     assert seen == 100_000
     assert items == []
+
+
+def test_date_windows_match_a_scan_of_the_catalogue_and_bad_ones_are_refused() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from airflow_provider_orangelogic.testing.stand_in import catalogue
+
+    size = 5000
+    for day in range(0, 130, 7):
+        start = datetime(2020, 1, 1, tzinfo=timezone.utc) + timedelta(days=day, hours=day % 5)
+        end = start + timedelta(hours=30)
+        query = f"EditDate>={start:%Y-%m-%dT%H:%M:%SZ} AND EditDate<{end:%Y-%m-%dT%H:%M:%SZ}"
+        scanned = [n for n in range(1, size + 1) if start <= catalogue.edited_at(n) < end]
+        assert list(catalogue.matching_numbers(query, size)) == scanned, query
+        images = [n for n in scanned if catalogue.asset(n)["MediaType"] == "Image"]
+        assert list(catalogue.matching_numbers(f"(MediaType:Image) AND {query}", size)) == images
+    for bad, message in [
+        ("EditDate>=yesterday", "unsupported date"),
+        ("Title>=2020-01-01T00:00:00Z", "only CreateDate and EditDate"),
+    ]:
+        with pytest.raises(catalogue.SearchError, match=message):
+            catalogue.matching_numbers(bad, size)

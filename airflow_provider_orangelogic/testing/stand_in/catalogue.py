@@ -18,13 +18,20 @@ from airflow_provider_orangelogic.core import endpoints
 from airflow_provider_orangelogic.testing.stand_in.messages import Request, first_values, is_json, json_object
 
 MEDIA_TYPES = ("Image", "Video", "Audio", "Document")
-ASSET_FIELDS = ("SystemIdentifier", "Title", "MediaType", "CreateDate", "FileSize")
+ASSET_FIELDS = ("SystemIdentifier", "Title", "MediaType", "CreateDate", "EditDate", "FileSize")
+DATE_FIELDS = ("CreateDate", "EditDate")
 DEFAULT_SEARCH_FIELDS = ("SystemIdentifier", "Title")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
 _CATALOGUE_EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
 _QUERY_RE = re.compile(r"(?P<field>[A-Za-z]+)\s*:\s*(?P<value>.+)")
+# The range syntax this stand-in accepts for incremental searches (api/windows.py's default template):
+# terms joined by AND, each Field:Value, *, or a date field compared with >=, >, <=, < to a UTC timestamp.
+_COMPARISON_RE = re.compile(r"(?P<field>[A-Za-z]+)\s*(?P<op>>=|<=|>|<)\s*(?P<value>\S+)")
+_AND_RE = re.compile(r"\s+AND\s+")
+_STEP = timedelta(minutes=37)  # between two assets' creation
+_EDIT_LAG_HOURS = 5  # an asset is edited 0 to 4 whole hours after it was created
 _FIELD_BY_LOWER = {name.lower(): name for name in ASSET_FIELDS}
 
 
@@ -32,13 +39,23 @@ class SearchError(ValueError):
     """A search request the stand-in cannot answer (bad paging or query syntax)."""
 
 
+def created_at(number: int) -> datetime:
+    return _CATALOGUE_EPOCH + _STEP * number
+
+
+def edited_at(number: int) -> datetime:
+    # Every 1440th asset is created on a midnight UTC and, being a multiple of 5, edited then too (number
+    # 1440 at 2020-02-07T00:00:00Z): the boundary case of consecutive daily windows.
+    return created_at(number) + timedelta(hours=number % _EDIT_LAG_HOURS)
+
+
 def asset(number: int) -> dict[str, Any]:
-    created = _CATALOGUE_EPOCH + timedelta(minutes=37 * number)
     return {
         "SystemIdentifier": f"OL{number:07d}",
         "Title": f"Asset {number}",
         "MediaType": MEDIA_TYPES[(number - 1) % len(MEDIA_TYPES)],
-        "CreateDate": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "CreateDate": created_at(number).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "EditDate": edited_at(number).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "FileSize": 10_000 + (number * 104_729) % 50_000_000,
     }
 
@@ -52,7 +69,46 @@ def _candidate_number(field_name: str, value: str) -> int | None:
 
 def matching_numbers(query: str, size: int) -> Sequence[int]:
     """Asset numbers matching ``query``, as a ``range`` wherever possible (O(1) to slice)."""
-    query = query.strip()
+    terms = [_unparenthesized(term) for term in _AND_RE.split(query.strip())]
+    if len(terms) == 1 and not _COMPARISON_RE.fullmatch(terms[0]):
+        return _term_numbers(terms[0], size)
+    # A conjunction: the candidates of the narrowest term, kept where every other term holds too.
+    matches = [_comparison_numbers(term, size) if _COMPARISON_RE.fullmatch(term) else _term_numbers(term, size)
+               for term in terms]  # fmt: skip
+    narrowest = min(matches, key=len)
+    others = [m if isinstance(m, range) else frozenset(m) for m in matches if m is not narrowest]
+    return [n for n in narrowest if all(n in other for other in others)]
+
+
+def _unparenthesized(term: str) -> str:
+    term = term.strip()
+    while term.startswith("(") and term.endswith(")"):
+        term = term[1:-1].strip()
+    return term
+
+
+def _comparison_numbers(term: str, size: int) -> Sequence[int]:
+    match = _COMPARISON_RE.fullmatch(term)
+    field_name = _FIELD_BY_LOWER.get(match["field"].lower())
+    if field_name not in DATE_FIELDS:
+        raise SearchError(f"only {' and '.join(DATE_FIELDS)} can be compared (>=, >, <=, <), not {match['field']!r}")
+    try:
+        bound = datetime.strptime(match["value"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise SearchError(f"unsupported date {match['value']!r} in query (use YYYY-MM-DDTHH:MM:SSZ)") from None
+    moment = created_at if field_name == "CreateDate" else edited_at
+    holds = {">=": bound.__le__, ">": bound.__lt__, "<=": bound.__ge__, "<": bound.__gt__}[match["op"]]
+    # Both dates grow with the number (an edit is at most 4 h after creation): scan only the numbers near the bound.
+    pivot = max(0, min(size, int((bound - _CATALOGUE_EPOCH) / _STEP)))
+    slack = int(timedelta(hours=_EDIT_LAG_HOURS) / _STEP) + 2
+    if match["op"] in (">=", ">"):
+        near = range(max(1, pivot - slack), min(size, pivot + slack) + 1)
+        return [n for n in near if holds(moment(n))] + list(range(min(size, pivot + slack) + 1, size + 1))
+    near = range(max(1, pivot - slack), min(size, pivot + slack) + 1)
+    return list(range(1, max(1, pivot - slack))) + [n for n in near if holds(moment(n))]
+
+
+def _term_numbers(query: str, size: int) -> Sequence[int]:
     if query in ("", "*"):
         return range(1, size + 1)
     match = _QUERY_RE.fullmatch(query)
