@@ -164,13 +164,7 @@ def freeze(uv: str, venv: Path, env: dict[str, str]) -> dict[str, str]:
         check=True,
         env=env,
     ).stdout
-    pins = {}
-    for line in output.splitlines():
-        if "==" in line:
-            name, version = line.split("==", 1)
-            if canonical(name) != PACKAGE:
-                pins[canonical(name)] = version.strip()
-    return pins
+    return {name: version for name, version in read_pins_text(output).items() if name != PACKAGE}
 
 
 def differences(expected: dict[str, str], found: dict[str, str]) -> list[str]:

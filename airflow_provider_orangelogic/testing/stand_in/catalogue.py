@@ -101,11 +101,11 @@ def _comparison_numbers(term: str, size: int) -> Sequence[int]:
     # Both dates grow with the number (an edit is at most 4 h after creation): scan only the numbers near the bound.
     pivot = max(0, min(size, int((bound - _CATALOGUE_EPOCH) / _STEP)))
     slack = int(timedelta(hours=_EDIT_LAG_HOURS) / _STEP) + 2
-    if match["op"] in (">=", ">"):
-        near = range(max(1, pivot - slack), min(size, pivot + slack) + 1)
-        return [n for n in near if holds(moment(n))] + list(range(min(size, pivot + slack) + 1, size + 1))
     near = range(max(1, pivot - slack), min(size, pivot + slack) + 1)
-    return list(range(1, max(1, pivot - slack))) + [n for n in near if holds(moment(n))]
+    exact = [n for n in near if holds(moment(n))]
+    if match["op"] in (">=", ">"):
+        return exact + list(range(near.stop, size + 1))
+    return list(range(1, near.start)) + exact
 
 
 def _term_numbers(query: str, size: int) -> Sequence[int]:
