@@ -35,6 +35,9 @@ def get_provider_info() -> dict:
                 "python-modules": [
                     "airflow_provider_orangelogic.operators.orangelogic",
                     "airflow_provider_orangelogic.operators.search_to_storage",
+                    "airflow_provider_orangelogic.operators.uploads",
+                    "airflow_provider_orangelogic.operators.metadata",
+                    "airflow_provider_orangelogic.operators.files_out",
                 ],
             }
         ],

@@ -43,7 +43,9 @@ PACKAGE = "airflow-provider-orangelogic"
 UV_VERSION_FILE = REPO / "scripts" / "uv-version.txt"
 # The newest patch of each supported minor, oldest first.
 VERSIONS = ("3.0.6", "3.1.8", "3.2.2", "3.3.2")
-CHECKS = ("provider", "imports", "form", "config", "exchange", "refresh", "search", "storage", "incremental")
+CHECKS = (
+    "provider", "imports", "form", "config", "exchange", "refresh", "search", "storage", "incremental", "upload",
+)  # fmt: skip
 
 # Installed beside Airflow, by minor. PyPI is used without Airflow's constraint files, so a dependency
 # released after an Airflow minor can break it; each pin names the breakage (docs/compatibility.md).

@@ -17,6 +17,8 @@ storage    the search-to-storage DAG writes a JSON Lines file through ``ObjectSt
            record by record against the count it reports
 incremental the same factory with ``incremental=True`` (a daily data-interval timetable), run for one day: only
            the assets whose EditDate lies in that day, each once
+upload     the upload factory sends a small file in one call and a 2.3 MiB one through the Multi-Part Upload API
+           (256 KiB chunks, progress in a Variable, deleted at the end); the stand-in keeps the same bytes
 """
 
 from __future__ import annotations
@@ -34,13 +36,19 @@ from typing import Any
 
 CLIENT_ID = "compat-client"
 REDIRECT_URI = "http://127.0.0.1:8080/orangelogic/callback"
-CHECKS = ("provider", "imports", "form", "config", "exchange", "refresh", "search", "storage", "incremental")
-LIFECYCLE_CHECKS = ("exchange", "refresh", "search", "storage", "incremental")
+CHECKS = (
+    "provider", "imports", "form", "config", "exchange", "refresh", "search", "storage", "incremental", "upload",
+)  # fmt: skip
+LIFECYCLE_CHECKS = ("exchange", "refresh", "search", "storage", "incremental", "upload")
 INCREMENTAL_DAG = (
     "import pendulum\n"
     "from airflow_provider_orangelogic.dags import search_to_storage_dag\n"
     "dag = search_to_storage_dag(dag_id='orangelogic_incremental_sync', incremental=True,\n"
     "                            start_date=pendulum.datetime(2020, 1, 1, tz='UTC'))\n"
+)
+UPLOAD_DAG = (
+    "from airflow_provider_orangelogic.dags import storage_to_orangelogic_dag\n"
+    "dag = storage_to_orangelogic_dag(multipart_threshold=1024 * 1024, chunk_size=262144)\n"
 )
 TWO_LINE_DAGS = {
     "orangelogic_token_exchange": "token_exchange_dag",
@@ -171,6 +179,7 @@ def write_two_line_dags(folder: Path) -> None:
             f"from airflow_provider_orangelogic.dags import {factory}\ndag = {factory}()\n", encoding="utf-8"
         )
     (folder / "orangelogic_incremental_sync.py").write_text(INCREMENTAL_DAG, encoding="utf-8")
+    (folder / "orangelogic_storage_to_orangelogic.py").write_text(UPLOAD_DAG, encoding="utf-8")
 
 
 def dags_test(box: Any, dag_id: str, conf: dict[str, Any], logical_date: str | None = None) -> Any:
@@ -293,8 +302,34 @@ def run_lifecycle(box: Any, lock_dir: Path, record: Callable[..., None]) -> None
             expect(len(ids) == len(records), "duplicate SystemIdentifier")
             return f"{len(records)} assets edited on 2020-01-01 (of the catalogue's 63), one file for the interval"
 
+        def upload() -> str:
+            import hashlib
+
+            source = box.home.parent / "upload"
+            source.mkdir(parents=True, exist_ok=True)
+            files = {"small.jpg": b"jpeg" * 1000, "large.mov": bytes(range(256)) * 9000 + b"end"}
+            for name, content in files.items():
+                (source / name).write_bytes(content)
+            conf = {"source": source.as_uri(), "folder_record_id": "99", "report_path": "", "concurrency": 3}
+            run = dags_test(box, "orangelogic_storage_to_orangelogic", conf)
+            outputs.append(run.stdout + run.stderr)
+            kept = {asset["file_name"]: asset for asset in stand_in.uploads()["assets"]}
+            for name, content in files.items():
+                expect(name in kept, f"{name} was not uploaded")
+                md5 = hashlib.md5(content, usedforsecurity=False).hexdigest()
+                expect(kept[name]["versions"][-1]["md5"] == md5, f"{name}: the stand-in kept other bytes")
+            chunks = stand_in.counters().get("chunks_received", 0)
+            expect(chunks == -(-len(files["large.mov"]) // 262144), f"{chunks} chunks received")
+            leftover = box.python(
+                "from airflow.models.variable import Variable\nfrom airflow.utils.session import create_session\n"
+                "with create_session() as s:\n"
+                "    print(s.query(Variable).filter(Variable.key.like('orangelogic_upload_%')).count())\n"
+            ).stdout.split()[-1]
+            expect(leftover == "0", f"{leftover} upload progress Variable(s) left")
+            return f"2 files byte for byte (one call; {chunks} chunks multi-part); no progress Variable left"
+
         steps = (("exchange", exchange), ("refresh", refresh), ("search", search), ("storage", storage))
-        for name, step in (*steps, ("incremental", incremental)):
+        for name, step in (*steps, ("incremental", incremental), ("upload", upload)):
             if not record(name, step):
                 break  # the later steps need the earlier ones
 

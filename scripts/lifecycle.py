@@ -4,8 +4,10 @@
    (24-hour access tokens, 30-day refresh tokens) and a fresh SQLite Airflow;
 2. create the orangelogic_default connection and open the authorization URL like a browser;
 3. run orangelogic_token_exchange with the code, orangelogic_token_refresh with force=true (a real
-   refresh with the refresh token, made due by the script rather than by waiting), and
-   orangelogic_search_example, each with `airflow dags test`;
+   refresh with the refresh token, made due by the script rather than by waiting),
+   orangelogic_search_example, orangelogic_storage_to_orangelogic (one file uploaded, its bytes checked
+   at the stand-in) and orangelogic_update_metadata (a title and two tags on that asset, read back),
+   each with `airflow dags test`;
 4. report expiry times, pages fetched and the stand-in's counters, and check no secret leaked.
 
 No step depends on how fast the machine is: every token outlives the run by hours, and nothing
@@ -15,6 +17,7 @@ waits for the clock. Each step is announced before it starts and timed when it e
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import secrets
@@ -183,6 +186,10 @@ def _authorization_code(steps: Steps, box: AirflowSandbox, stand_in: StandInProc
             raise StepFailed("the refresh DAG did not store a pair obtained with the refresh token.")
 
     outputs.append(_search(steps, box, CODE_CONN))
+    upload_output, record_id = _upload(steps, box, stand_in)
+    outputs.append(upload_output)
+    metadata_output, updated = _update_metadata(steps, box, stand_in, record_id)
+    outputs.append(metadata_output)
     counters, leaked, issued = _account(steps, stand_in, before, outputs, [client_secret])
     print(
         f"\nToken endpoint calls: {counters['token_requests']} "
@@ -194,6 +201,8 @@ def _authorization_code(steps: Steps, box: AirflowSandbox, stand_in: StandInProc
     )
     return (
         leaked == 0
+        and record_id is not None
+        and updated
         and counters["refresh_token_reuses"] == 0
         and counters["refresh_token_grants"] == 1
         and refreshed["obtained_by"] == "refresh_token"
@@ -288,6 +297,60 @@ def _search(steps: Steps, box: AirflowSandbox, conn_id: str) -> str:
             raise StepFailed("the search pipeline did not report its summary.")
         steps.note(f"{found[1]} assets (MediaType:Image) over {found[2]} pages.")
     return run.stdout + run.stderr
+
+
+def _upload(steps: Steps, box: AirflowSandbox, stand_in: StandInProcess) -> tuple[str, bool]:
+    """Upload one file with orangelogic_storage_to_orangelogic and check the stand-in kept the same bytes."""
+    source = box.home.parent / "upload" / "lifecycle-photo.jpg"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    content = b"".join(hashlib.sha256(str(n).encode()).digest() for n in range(8192))  # 256 KiB
+    source.write_bytes(content)
+    with steps.step("Running orangelogic_storage_to_orangelogic with one file (airflow dags test)"):
+        conf = {"source": source.as_uri(), "folder_record_id": "1001", "report_path": "", "conn_id": CODE_CONN}
+        run = box.dags_test("orangelogic_storage_to_orangelogic", conf, timeout=COMMAND_TIMEOUT)
+        found = re.search(
+            r"Uploaded (\S+) \((\d+) bytes, (\w+)\): (\w+), identifier (\S+), record (\w+)", run.stdout + run.stderr
+        )
+        if not found:
+            raise StepFailed("the upload DAG did not report the file it uploaded.")
+        kept = [a for a in stand_in.uploads()["assets"] if a["record_id"] == found[6]]
+        same = bool(kept) and kept[0]["versions"][-1]["md5"] == hashlib.md5(content, usedforsecurity=False).hexdigest()
+        steps.note(
+            f"uploaded {source.name} ({found[2]} bytes, {found[3]} call): {found[4]}, identifier {found[5]}, "
+            f"record {found[6]}; the stand-in {'stored the same bytes' if same else 'DID NOT store the same bytes'}."
+        )
+    return run.stdout + run.stderr, found[6] if found[4] == "Success" and same else None
+
+
+def _update_metadata(
+    steps: Steps, box: AirflowSandbox, stand_in: StandInProcess, record_id: str | None
+) -> tuple[str, bool]:
+    """Set the uploaded asset's title and add two tags with orangelogic_update_metadata; read them back."""
+    if record_id is None:
+        raise StepFailed("there is no uploaded asset to update.")
+    title, tags = "Lifecycle photo", ["lifecycle", "airflow"]
+    rows = [
+        {
+            "RecordID": record_id,
+            "fields": {"CoreField.Title": title, "CoreField.Keywords": {"op": "++=", "value": tags}},
+        }
+    ]
+    with steps.step(f"Running orangelogic_update_metadata on record {record_id} (airflow dags test)"):
+        run = box.dags_test(
+            "orangelogic_update_metadata", {"rows": rows, "conn_id": CODE_CONN}, timeout=COMMAND_TIMEOUT
+        )
+        found = re.search(r"(\d+) row\(s\), (\d+) ok, (\d+) failed", run.stdout + run.stderr)
+        if not found:
+            raise StepFailed("the metadata DAG did not report its rows.")
+        (asset,) = [a for a in stand_in.uploads()["assets"] if a["record_id"] == record_id]
+        written = asset["metadata"]
+        landed = written.get("Title") == title and all(tag in str(written.get("Keywords", "")) for tag in tags)
+        steps.note(
+            f"{found[1]} row, {found[2]} ok, {found[3]} failed: CoreField.Title := {title!r}, CoreField.Keywords ++= "
+            f"{'|'.join(tags)}; the stand-in {'holds both' if landed else 'DOES NOT hold them'} "
+            f"(Title {written.get('Title')!r}, Keywords {written.get('Keywords')!r})."
+        )
+    return run.stdout + run.stderr, found[2] == "1" and landed
 
 
 def _account(

@@ -11,8 +11,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from airflow_provider_orangelogic.core.retry import RetryEvent
 
 log = logging.getLogger(__name__)
+# Answers that mean "slow down": they lower the concurrency as well as being retried.
+THROTTLE_STATUS = frozenset({429, 503})
+T = TypeVar("T")
 
 
 class RateController:
@@ -78,7 +85,7 @@ class RateController:
             self._quiet = 0
             window, ceiling = self.window, self._ceiling
         log.info(
-            "The search was throttled with %d other request(s) being served: down to %d page(s) at once, "
+            "Throttled (429/503) with %d other request(s) being served: down to %d request(s) at once, "
             "rising to %d at most.",
             accepted,
             window,
@@ -89,3 +96,69 @@ class RateController:
         """Seconds until the server's last Retry-After has passed (0 when it has)."""
         with self._lock:
             return max(0.0, self._resume_at - self._clock())
+
+
+class Cancelled(Exception):
+    """Raised before a paced call is sent, or in its retry loop, once the work it belongs to has stopped."""
+
+
+class PacedCalls:
+    """Requests sent from worker threads under one :class:`RateController`: uploads' chunks, metadata rows,
+    exported files.
+
+    :meth:`send` waits out the server's last Retry-After, tells the controller of every 429/503 it retries
+    (with how many other requests the server was still serving then) and of each quiet answer, and counts.
+    The caller keeps at most :attr:`window` calls in flight. Setting :attr:`stop` makes calls not yet sent,
+    and calls waiting to retry, raise :class:`Cancelled`. (Search pages keep their own variant in
+    ``api/search.py``, which also tracks the end of the results.)
+    """
+
+    def __init__(self, maximum: int) -> None:
+        self.controller = RateController(maximum)
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._retrying = 0  # of the calls in flight, those refused at least once: not being served
+        self.requests = 0
+        self.throttled = 0
+        self.peak_in_flight = 0
+
+    @property
+    def window(self) -> int:
+        return self.controller.window
+
+    def send(self, call: Callable[[Callable[[RetryEvent], None]], T]) -> T:
+        """``call(on_retry)``, where ``call`` passes ``on_retry`` to the retry loop (``send_with_retries``)."""
+        while (pause := self.controller.pause()) > 0 and not self.stop.is_set():
+            self.stop.wait(pause)
+        if self.stop.is_set():
+            raise Cancelled
+        with self._lock:
+            self._in_flight += 1
+            self.requests += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        epoch, refused = self.controller.epoch, False
+
+        def on_retry(event: RetryEvent) -> None:
+            nonlocal epoch, refused
+            if event.status_code in THROTTLE_STATUS:
+                with self._lock:
+                    self.throttled += 1
+                    self._retrying += not refused
+                    refused = True
+                    accepted = self._in_flight - self._retrying
+                self.controller.throttled(epoch, accepted, event.retry_after)
+            if self.stop.is_set():
+                raise Cancelled
+            epoch = self.controller.epoch  # the next attempt goes out in the current round
+
+        try:
+            answer = call(on_retry)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._retrying -= refused
+        status: Any = getattr(answer, "status_code", None)
+        if status not in THROTTLE_STATUS:
+            self.controller.succeeded()  # a quiet answer: the window may grow
+        return answer

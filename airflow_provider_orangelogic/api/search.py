@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from airflow_provider_orangelogic.api.pacing import RateController
+from airflow_provider_orangelogic.api.pacing import THROTTLE_STATUS, RateController
 from airflow_provider_orangelogic.core import endpoints
 from airflow_provider_orangelogic.core.errors import OrangeLogicAPIError, OrangeLogicError
 from airflow_provider_orangelogic.core.retry import RetryEvent
@@ -38,8 +38,6 @@ MAX_CONCURRENCY = 10
 DEFAULT_PAGE_LIMIT = 100_000
 # The field whose values identify assets: a page with the same ones as the page before is a repeat.
 ID_FIELD = "SystemIdentifier"
-# Answers that mean "slow down": they lower the concurrency as well as being retried.
-THROTTLE_STATUS = frozenset({429, 503})
 
 log = logging.getLogger(__name__)
 

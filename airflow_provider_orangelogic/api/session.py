@@ -175,6 +175,7 @@ def send_with_retries(
     timeout: float,
     on_retry: Callable[[RetryEvent], None] | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    body_factory: Callable[[], Any] | None = None,
     **kwargs: Any,
 ) -> requests.Response:
     """Send one API request, retrying connection errors, timeouts, 5xx and 429 with backoff.
@@ -187,6 +188,9 @@ def send_with_retries(
     ``max_body_bytes`` bytes, else :class:`ResponseLimitExceeded` (not retried). With
     ``stream=True`` the caller reads the body itself, and these limits are its own to keep.
     A redirect to another origin is not followed: :class:`OrangeLogicAPIError`.
+
+    ``body_factory`` makes the request body afresh for each attempt (``data=``): a streamed body
+    (a file read block by block) is consumed by the attempt that sends it.
     """
     kwargs.setdefault("timeout", min(timeout, retry.call_deadline))
     # Per request: a session's verify=False loses to REQUESTS_CA_BUNDLE in requests' merge of settings.
@@ -196,6 +200,8 @@ def send_with_retries(
 
     def send() -> requests.Response:
         deadline = time.monotonic() + retry.call_deadline
+        if body_factory is not None:
+            kwargs["data"] = body_factory()
         response = session.request(method, url, stream=True, **kwargs)
         if caller_streams:
             return response

@@ -22,10 +22,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from airflow_provider_orangelogic.dags.files_out import orangelogic_to_storage_dag
+    from airflow_provider_orangelogic.dags.metadata import update_metadata_dag
     from airflow_provider_orangelogic.dags.search_example import search_example_dag
     from airflow_provider_orangelogic.dags.search_to_storage import search_to_storage_dag
     from airflow_provider_orangelogic.dags.token_exchange import token_exchange_dag
     from airflow_provider_orangelogic.dags.token_refresh import token_refresh_dag
+    from airflow_provider_orangelogic.dags.uploads import storage_to_orangelogic_dag
 
 # Imported on first use, so a DAG file loads only the factory it calls (the search DAG needs no hook to parse).
 _FACTORIES = {
@@ -33,8 +36,19 @@ _FACTORIES = {
     "search_to_storage_dag": "search_to_storage",
     "token_exchange_dag": "token_exchange",
     "token_refresh_dag": "token_refresh",
+    "storage_to_orangelogic_dag": "uploads",
+    "update_metadata_dag": "metadata",
+    "orangelogic_to_storage_dag": "files_out",
 }
-__all__ = ["search_example_dag", "search_to_storage_dag", "token_exchange_dag", "token_refresh_dag"]
+__all__ = [
+    "orangelogic_to_storage_dag",
+    "search_example_dag",
+    "search_to_storage_dag",
+    "storage_to_orangelogic_dag",
+    "token_exchange_dag",
+    "token_refresh_dag",
+    "update_metadata_dag",
+]
 
 
 def __getattr__(name: str) -> Any:

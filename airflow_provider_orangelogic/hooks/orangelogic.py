@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -37,6 +37,13 @@ from airflow_provider_orangelogic.oauth.state import IssuedStates, StateRecordSt
 from airflow_provider_orangelogic.oauth.stores import TokenStore
 from airflow_provider_orangelogic.oauth.token_endpoint import TokenEndpointClient, validate_code
 from airflow_provider_orangelogic.oauth.tokens import TokenPair
+
+if TYPE_CHECKING:
+    from airflow_provider_orangelogic.api.upload_parts import UploadSource
+    from airflow_provider_orangelogic.api.uploads import UploadResult
+
+if TYPE_CHECKING:
+    from airflow_provider_orangelogic.api.metadata import MetadataResult
 
 
 class OrangeLogicHook(BaseHook):
@@ -374,6 +381,45 @@ class OrangeLogicHook(BaseHook):
             concurrency=concurrency,
             page_limit=page_limit,
         )
+
+    # -- data: uploads, metadata, files out (the logic is in api/; each method hands it self.request) --
+
+    def upload(self, sources: Iterable[UploadSource], **options: Any) -> list[UploadResult]:
+        """Upload files into Orange Logic, small ones in one call, large ones in resumable chunks.
+
+        ``options``: ``folder_record_id`` or ``record_id``, ``metadata``, ``multipart_threshold``, ``chunk_size``,
+        ``concurrency``, ``checkpoints``, ``fail_fast``, ... (``api/uploads.py`` ``upload_files``, docs/uploads.md).
+        """
+        from airflow_provider_orangelogic.api.uploads import upload_files
+
+        return upload_files(self.request, sources, **options)
+
+    def update_metadata(self, rows: Iterable[Mapping[str, Any]], **options: Any) -> MetadataResult:
+        """Write field values onto assets: ``api/metadata.py`` ``update_metadata`` (docs/metadata.md).
+
+        One DataTable v2.2 call per row (POST form data by default), ``concurrency`` rows at once paced as
+        search is; a :class:`~airflow_provider_orangelogic.api.metadata.RowResult` per row. ``method="auto"``
+        measures GET URLs with this connection's host.
+        """
+        from airflow_provider_orangelogic.api.metadata import update_metadata
+
+        if options.get("method") == "auto":
+            options.setdefault("base_url", self.settings.base_url)
+        return update_metadata(self.request, rows, **options)
+
+    def export_files(
+        self, targets: Iterable[str | int | Mapping[str, Any]], *, destination: Any, **options: Any
+    ) -> dict[str, Any]:
+        """Presigned links for assets and their files streamed out: ``api/files_out.py`` (docs/files-out.md).
+
+        ``destination`` is an ``api.files_out.Destination``; returns ``ExportSummary.as_dict()`` (no URLs).
+        Downloads use a plain session (never the bearer token) with this hook's retry policy and timeout.
+        """
+        from airflow_provider_orangelogic.api.files_out import export_files
+
+        options.setdefault("retry", self.retry)
+        options.setdefault("timeout", self.settings.timeout)
+        return export_files(self.request, targets, destination=destination, **options).as_dict()
 
     def _airflow_errors(self) -> contextlib.AbstractContextManager[None]:
         """Errors no retry can fix become AirflowFailException subclasses (``hooks/errors.py``)."""

@@ -125,6 +125,10 @@ class StandInProcess:
     def issued_secrets(self) -> list[str]:
         return self._call("GET", "issued")
 
+    def uploads(self) -> dict[str, Any]:
+        """Upload items and uploaded assets (``GET /_standin/uploads``)."""
+        return self._call("GET", "uploads")
+
     def configure(self, **changes: Any) -> None:
         self._call("POST", "configure", changes)
 

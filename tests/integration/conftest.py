@@ -86,3 +86,14 @@ def db_text(sandbox: AirflowSandbox, exclude: tuple[str, ...] = ()) -> str:
                     + " | ".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row)
                 )
     return "\n".join(parts)
+
+
+def latest_xcom(sandbox: AirflowSandbox, dag_id: str, key: str = "return_value"):
+    """The newest XCom ``key`` of ``dag_id``, decoded (XComs are stored as JSON, sometimes JSON in JSON)."""
+    with sqlite3.connect(sandbox.home / "airflow.db") as db:
+        row = db.execute(
+            "SELECT value FROM xcom WHERE dag_id = ? AND key = ? ORDER BY timestamp DESC LIMIT 1", (dag_id, key)
+        ).fetchone()
+    assert row is not None, f"no XCom {key!r} of {dag_id}"
+    value = json.loads(row[0]) if isinstance(row[0], (str, bytes)) else row[0]
+    return json.loads(value) if isinstance(value, str) else value

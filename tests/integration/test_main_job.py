@@ -39,3 +39,10 @@ def test_the_main_job_passes_in_every_auth_mode(tmp_path):
     assert "Token endpoint calls: 0." in output
     assert len(re.findall(r"Secret scan of all task output: 0 of \d+ secrets found", output)) == 3
     assert len(re.findall(r"500 assets \(MediaType:Image\) over 5 pages", output)) == 3
+    # One upload and one metadata update, checked at the stand-in (the authorization-code mode runs them).
+    assert re.search(
+        r"uploaded lifecycle-photo\.jpg \(262144 bytes, single call\): Success, .*stored the same bytes", output
+    )
+    assert (
+        "1 row, 1 ok, 0 failed: CoreField.Title := 'Lifecycle photo'" in output and "the stand-in holds both" in output
+    )

@@ -18,7 +18,7 @@ from airflow_provider_orangelogic.core import endpoints
 from airflow_provider_orangelogic.testing.stand_in.messages import Request, first_values, is_json, json_object
 
 MEDIA_TYPES = ("Image", "Video", "Audio", "Document")
-ASSET_FIELDS = ("SystemIdentifier", "Title", "MediaType", "CreateDate", "EditDate", "FileSize")
+ASSET_FIELDS = ("SystemIdentifier", "RecordID", "Title", "MediaType", "CreateDate", "EditDate", "FileSize")
 DATE_FIELDS = ("CreateDate", "EditDate")
 DEFAULT_SEARCH_FIELDS = ("SystemIdentifier", "Title")
 DEFAULT_PAGE_SIZE = 100
@@ -52,6 +52,7 @@ def edited_at(number: int) -> datetime:
 def asset(number: int) -> dict[str, Any]:
     return {
         "SystemIdentifier": f"OL{number:07d}",
+        "RecordID": str(number),
         "Title": f"Asset {number}",
         "MediaType": MEDIA_TYPES[(number - 1) % len(MEDIA_TYPES)],
         "CreateDate": created_at(number).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -62,7 +63,7 @@ def asset(number: int) -> dict[str, Any]:
 
 def _candidate_number(field_name: str, value: str) -> int | None:
     """The only asset number that could carry ``value`` in a unique field, if any."""
-    prefix = "OL" if field_name == "SystemIdentifier" else "Asset "
+    prefix = {"SystemIdentifier": "OL", "RecordID": ""}.get(field_name, "Asset ")
     digits = value[len(prefix) :] if value.startswith(prefix) else ""
     return int(digits) if digits.isdigit() else None
 
@@ -122,7 +123,7 @@ def _term_numbers(query: str, size: int) -> Sequence[int]:
         if value not in MEDIA_TYPES:
             return range(0)
         return range(MEDIA_TYPES.index(value) + 1, size + 1, len(MEDIA_TYPES))
-    if field_name in ("SystemIdentifier", "Title"):
+    if field_name in ("SystemIdentifier", "RecordID", "Title"):
         number = _candidate_number(field_name, value)
         if number is None or not 1 <= number <= size or asset(number)[field_name] != value:
             return range(0)

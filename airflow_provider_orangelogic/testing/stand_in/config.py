@@ -19,6 +19,8 @@ SWITCHES = (
 # How the client-credentials answer is spelled: RFC 6749's names, or the camelCase seen in other clients
 # (with the lifetime as a numeric string).
 ANSWER_SHAPES = ("snake", "camel")
+# Upload duplicate detection (off by default in Orange Logic): by file name in the folder, or by checksum.
+DUPLICATE_DETECTION = ("off", "filename", "checksum")
 
 
 @dataclass
@@ -52,6 +54,29 @@ class StandInConfig:
     search_latency: float = 0.0
     search_max_in_flight: int = 0
     search_retry_after: float = 1.0
+    # The data endpoints (uploads, DataTable, presigned links, downloads), paced like search: seconds each request
+    # takes, how many may be in progress at once (0: no limit; one more gets 429 with Retry-After: data_retry_after).
+    data_latency: float = 0.0
+    data_max_in_flight: int = 0
+    data_retry_after: float = 1.0
+    duplicate_detection: str = "off"
+    # Seconds a presigned link is valid when the request names no ValidityDuration (the reference's 10 minutes).
+    link_validity: float = 600.0
+    # Fields the DataTable API does not update (Orange Logic ignores writes to them silently).
+    read_only_fields: tuple[str, ...] = (
+        "CoreField.Identifier",
+        "CoreField.OriginalFileName",
+        "SystemIdentifier",
+        "RecordID",
+        "CreateDate",
+        "EditDate",
+    )
+    # Where uploaded files are kept ("": a temporary directory, removed when the stand-in stops).
+    upload_dir: str = ""
+    # Downloads of an on-demand format (files.py: TR1 of a Video) answered 404 "try again shortly" before it is ready.
+    on_demand_pending: int = 2
+    # The DataTable's removal operator (its spelling is uncertain in the reference; datatable.py checks it).
+    datatable_remove_operator: str = "-="
 
 
 def validated(config: StandInConfig) -> StandInConfig:
@@ -60,6 +85,13 @@ def validated(config: StandInConfig) -> StandInConfig:
     if isinstance(redirect_uris, str) or not all(isinstance(uri, str) for uri in redirect_uris):
         raise ValueError("redirect_uris must be a sequence of strings")
     bearer_tokens = config.bearer_tokens
+    read_only = config.read_only_fields
+    if isinstance(read_only, str) or not all(isinstance(name, str) and name for name in read_only):
+        raise ValueError("read_only_fields must be a sequence of non-empty strings")
+    if config.duplicate_detection not in DUPLICATE_DETECTION:
+        raise ValueError(f"duplicate_detection must be one of {DUPLICATE_DETECTION}")
+    if not isinstance(config.upload_dir, str):
+        raise ValueError("upload_dir must be a string (a directory path, or empty for a temporary one)")
     if isinstance(bearer_tokens, str) or not all(isinstance(token, str) and token for token in bearer_tokens):
         raise ValueError("bearer_tokens must be a sequence of non-empty strings")
     if config.client_credentials_answer not in ANSWER_SHAPES:
@@ -71,18 +103,21 @@ def validated(config: StandInConfig) -> StandInConfig:
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{name} must be a non-negative number of seconds")
-    for name in ("catalogue_size", "search_max_in_flight"):
+    if not isinstance(config.datatable_remove_operator, str) or not config.datatable_remove_operator.strip():
+        raise ValueError("datatable_remove_operator must be a non-empty string, e.g. '-='")
+    for name in ("catalogue_size", "search_max_in_flight", "data_max_in_flight", "on_demand_pending"):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer")
-    for name in ("search_latency", "search_retry_after"):
+    for name in ("search_latency", "search_retry_after", "data_latency", "data_retry_after", "link_validity"):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
             raise ValueError(f"{name} must be a non-negative number of seconds")
     for name in SWITCHES:
         if not isinstance(getattr(config, name), bool):
             raise ValueError(f"{name} must be a boolean")
-    return dataclasses.replace(config, redirect_uris=tuple(redirect_uris), bearer_tokens=tuple(bearer_tokens))
+    sequences = {"redirect_uris": tuple(redirect_uris), "bearer_tokens": tuple(bearer_tokens)}
+    return dataclasses.replace(config, **sequences, read_only_fields=tuple(read_only))
 
 
 def updated(config: StandInConfig, changes: Mapping[str, Any]) -> StandInConfig:
@@ -92,7 +127,7 @@ def updated(config: StandInConfig, changes: Mapping[str, Any]) -> StandInConfig:
     if unknown:
         raise ValueError(f"unknown configuration fields: {sorted(unknown)}")
     updates = dict(changes)
-    for name in ("redirect_uris", "bearer_tokens"):
+    for name in ("redirect_uris", "bearer_tokens", "read_only_fields"):
         if isinstance(updates.get(name), list):  # JSON has no tuples
             updates[name] = tuple(updates[name])
     return validated(dataclasses.replace(config, **updates))

@@ -2,9 +2,9 @@
 
 ``add_fault(endpoint, kind, count=1, **options)`` (or ``POST /_standin/faults`` with the same
 names in a JSON object) makes the next ``count`` requests to ``endpoint`` (``"token"``,
-``"client_credentials"``, ``"search"`` or ``"any"``) misbehave, oldest fault first. ``kind`` is a
-class's ``kind`` below and ``options`` are that class's fields; anything else is refused, so that
-a typo in a test does not silently inject another fault than the one intended.
+``"client_credentials"``, ``"search"``, one of ``DATA_ENDPOINTS`` or ``"any"``) misbehave, oldest
+fault first. ``kind`` is a class's ``kind`` below and ``options`` are that class's fields; anything
+else is refused, so that a typo in a test does not silently inject another fault than the one intended.
 
 Adding a fault is adding one class: a frozen dataclass subclass of :class:`Fault` with a ``kind``,
 a docstring (``--help`` shows it), its options as fields with defaults, ``check`` for their values
@@ -25,7 +25,11 @@ from typing import Any, ClassVar
 
 from airflow_provider_orangelogic.testing.stand_in.messages import Response, error_response, html_response
 
-FAULT_ENDPOINTS = ("token", "client_credentials", "search", "any")
+# The data endpoints (uploads.py, datatable.py, files.py): "upload" the single-call upload, "multipart" steps 1,
+# 2 and 5 of the Multi-Part Upload API, "chunk" step 4, "datatable" the DataTable API, "links" the presigned
+# links, "download" the files those links point to.
+DATA_ENDPOINTS = ("upload", "multipart", "chunk", "datatable", "links", "download")
+FAULT_ENDPOINTS = ("token", "client_credentials", "search", *DATA_ENDPOINTS, "any")
 # Endpoints that issue tokens: token-answer faults apply to them, and a 401 there is invalid_client.
 TOKEN_ISSUERS = ("token", "client_credentials")
 # kind -> class, in the order the classes are defined below.
@@ -254,6 +258,19 @@ class SamePage(Fault):
         return Response(200, json.dumps({"APIResponse": {"Items": page}}).encode("utf-8"))
 
 
+@dataclass(frozen=True)
+class ExpiredLink(Fault):
+    """Answer a download as cloud storage answers a presigned URL past its expiry: 403 with an XML
+    ``AccessDenied`` "Request has expired" body, whatever the link's own expiry. For the "download" endpoint."""
+
+    kind: ClassVar[str] = "expired_link"
+
+    def before(self, endpoint: str) -> Response:
+        body = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+        body += b"<Message>Request has expired</Message></Error>"
+        return Response(403, body, "application/xml")
+
+
 @dataclass
 class PendingFault:
     endpoint: str
@@ -273,7 +290,7 @@ def pending_fault(endpoint: str, kind: str, count: int, options: Mapping[str, An
     unknown = set(options) - set(cls.options())
     if unknown:
         raise ValueError(f"unknown options for {kind!r} fault: {sorted(unknown)}")
-    if cls.token_only and endpoint == "search":
+    if cls.token_only and endpoint not in (*TOKEN_ISSUERS, "any"):
         raise ValueError(f"{kind!r} faults only apply to the token endpoints")
     return PendingFault(endpoint, count, cls(**options))
 

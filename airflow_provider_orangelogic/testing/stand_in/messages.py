@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,9 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     # Break the connection instead of answering ("rst": TCP reset, "eof": truncated body).
     abort: str | None = None
+    # A body too large to hold: written block by block (``body`` is then ignored); ``length`` is its size.
+    chunks: Iterable[bytes] | None = None
+    length: int = 0
 
 
 def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:

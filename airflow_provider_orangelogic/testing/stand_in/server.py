@@ -18,7 +18,6 @@ from airflow_provider_orangelogic.testing.stand_in.messages import Request, Resp
 from airflow_provider_orangelogic.testing.stand_in.service import StandInService
 
 LOOPBACK = "127.0.0.1"
-MAX_BODY_BYTES = 1 << 20
 
 
 class StandInHTTPServer(ThreadingHTTPServer):
@@ -117,7 +116,7 @@ class StandInRequestHandler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
-        if not 0 <= length <= MAX_BODY_BYTES:
+        if not 0 <= length <= self.server.service.body_limit(urlsplit(self.path).path):
             return self._refuse(error_response(413, "invalid_request", "body size"))
         return self.rfile.read(length) if length else b""
 
@@ -133,6 +132,12 @@ class StandInRequestHandler(BaseHTTPRequestHandler):
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Type", response.content_type)
+        if response.chunks is not None:
+            self.send_header("Content-Length", str(response.length))
+            self.end_headers()
+            for block in response.chunks:
+                self.wfile.write(block)
+            return
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         self.wfile.write(response.body)
@@ -203,6 +208,7 @@ class OrangeLogicStandIn:
         server.shutdown()
         server.close_connections()
         server.server_close()
+        self._service.close()
         if thread is not None:
             thread.join(timeout=5)
 
@@ -264,6 +270,12 @@ class OrangeLogicStandIn:
     def issued_secrets(self) -> list[str]:
         """Every code, access token and refresh token issued since creation (kept across reset)."""
         return self._service.issued_secrets()
+
+    def uploads(self) -> dict[str, Any]:
+        """Upload items (with how often each chunk arrived) and uploaded assets (``GET /_standin/uploads``)."""
+        from airflow_provider_orangelogic.testing.stand_in.uploads import snapshot
+
+        return snapshot(self._service)
 
     def add_fault(self, endpoint: str, kind: str, count: int = 1, **options: Any) -> None:
         """Make the next ``count`` requests to ``endpoint`` misbehave (see :mod:`.faults`)."""

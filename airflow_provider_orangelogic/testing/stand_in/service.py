@@ -1,7 +1,14 @@
 """The service: all state and request logic of the stand-in, independent of sockets.
 
 Routes map a path and method to a handler; the Orange Logic paths come from ``core/endpoints.py``.
-``/_standin/...`` are control endpoints for tests in other processes; they are not counted.
+A route ending in ``*`` matches every path that starts with what comes before it (the chunk upload's
+``.../{uploadItemId}``, DataTable's ``Documents.{type}.{subtype}:{action}``). ``/_standin/...`` are control
+endpoints for tests in other processes; they are not counted.
+
+The data endpoints live in one module per family (``uploads``, ``datatable``, ``files``), each with
+``COUNTERS`` (its counter names), ``BODY_LIMITS`` (path prefix -> the largest body it accepts) and
+``routes(service)``; they use the service's shared parts: :meth:`StandInService.guarded` (bearer check,
+faults, pacing), :attr:`StandInService.lock`, :meth:`count` and :attr:`assets`.
 """
 
 from __future__ import annotations
@@ -14,9 +21,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from airflow_provider_orangelogic.core import endpoints
+from airflow_provider_orangelogic.testing.stand_in import datatable, files, uploads
+from airflow_provider_orangelogic.testing.stand_in.assets import AssetBook
 from airflow_provider_orangelogic.testing.stand_in.catalogue import SearchError, rendered, search_page, search_params
 from airflow_provider_orangelogic.testing.stand_in.config import StandInConfig, updated, validated
-from airflow_provider_orangelogic.testing.stand_in.faults import NO_FAULT, Fault, FaultQueue, pending_fault
+from airflow_provider_orangelogic.testing.stand_in.faults import (
+    DATA_ENDPOINTS,
+    NO_FAULT,
+    Fault,
+    FaultQueue,
+    pending_fault,
+)
 from airflow_provider_orangelogic.testing.stand_in.grants import (
     CLIENT_CREDENTIALS_PARAMS,
     TOKEN_PARAMS,
@@ -58,7 +73,15 @@ COUNTER_NAMES = (
     "search_peak_in_flight",  # the most search requests in progress at once (a high-water mark, not a count)
     "unauthorized",
     "faults_injected",
+    *(f"{name}_requests" for name in DATA_ENDPOINTS),
+    "data_429",  # data requests refused for exceeding data_max_in_flight
+    "data_peak_in_flight",
+    *uploads.COUNTERS,
+    *datatable.COUNTERS,
+    *files.COUNTERS,
 )
+FAMILIES = (uploads, datatable, files)
+MAX_BODY_BYTES = 1 << 20  # what every other endpoint accepts
 
 Handler = Callable[[Request], Response]
 
@@ -71,6 +94,8 @@ class StandInService:
         self._config = validated(config)
         self._issued: list[str] = []  # survives reset(): tests scan logs for every secret ever issued
         self._search_in_flight = 0  # survives reset(): requests in progress end after it
+        self._data_in_flight = 0
+        self._assets: AssetBook | None = None
         self._reset_state()
         control = CONTROL_PREFIX
         self._routes: dict[str, dict[str, Handler]] = {
@@ -94,11 +119,19 @@ class StandInService:
             f"{control}reset": {"POST": lambda _: _acknowledged(self.reset)},
             f"{control}authorize": {"GET": self._control_authorize},
         }
+        for family in FAMILIES:
+            self._routes.update(family.routes(self))
+        self._prefix_routes = [(path[:-1], routes) for path, routes in self._routes.items() if path.endswith("*")]
+        self._body_limits = [(prefix, limit) for family in FAMILIES for prefix, limit in family.BODY_LIMITS.items()]
 
     def _reset_state(self) -> None:
         self._counters = dict.fromkeys(COUNTER_NAMES, 0)
         self._grants = GrantBook(self._counters, self._issued)
         self._faults = FaultQueue()
+        if self._assets is not None:
+            self._assets.close()
+        self._assets = AssetBook(self._config.upload_dir)
+        self._families_state: dict[str, Any] = {}  # each family's own state, under its module's name
 
     # ---- operations (each takes the lock) ----
 
@@ -142,13 +175,84 @@ class StandInService:
                 raise ValueError(problem)
             return self._grants.issue_code(config, config.client_id, uri)
 
+    def close(self) -> None:
+        """Remove what the stand-in wrote to disk (uploaded files in a temporary directory)."""
+        with self._lock:
+            if self._assets is not None:
+                self._assets.close()
+
+    # ---- shared with the data endpoint families ----
+
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock around every read or write of state (the families' too)."""
+        return self._lock
+
+    @property
+    def assets(self) -> AssetBook:
+        """Uploaded assets and written metadata (hold :attr:`lock` while using it)."""
+        assert self._assets is not None
+        return self._assets
+
+    @property
+    def current_config(self) -> StandInConfig:
+        """The configuration itself, not a copy (hold :attr:`lock`, do not change it)."""
+        return self._config
+
+    def family_state(self, name: str, factory: Callable[[], Any]) -> Any:
+        """A family's own state object (made by ``factory`` on first use, forgotten by reset); hold :attr:`lock`."""
+        if name not in self._families_state:
+            self._families_state[name] = factory()
+        return self._families_state[name]
+
+    def count(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            self.tally(name, amount)
+
+    def tally(self, name: str, amount: int = 1) -> None:
+        """:meth:`count` for a caller already holding :attr:`lock`."""
+        self._counters[name] += amount
+
+    def body_limit(self, path: str) -> int:
+        """The largest request body accepted on ``path``."""
+        return max([limit for prefix, limit in self._body_limits if path.startswith(prefix)], default=MAX_BODY_BYTES)
+
+    def unauthorized(self, request: Request) -> Response | None:
+        """A 401 answer when the request carries no valid access token, else None."""
+        with self._lock:
+            problem = self._grants.bearer_problem(request.headers.get("Authorization"), self._config.bearer_tokens)
+        if problem is None:
+            return None
+        self.count("unauthorized")
+        challenge = f'Bearer error="invalid_token", error_description="{problem}"'
+        return error_response(401, "invalid_token", problem, {"WWW-Authenticate": challenge})
+
+    def guarded(self, endpoint: str, handler: Callable[[Request, Fault], Response]) -> Handler:
+        """A data endpoint's handler behind the bearer check, its faults and the data pacing.
+
+        ``endpoint`` is its name in ``faults.DATA_ENDPOINTS``; the handler gets the request's fault and
+        applies ``fault.after`` itself where it wants to (``before`` faults have already answered).
+        """
+
+        def authenticated(request: Request, fault: Fault) -> Response:
+            refused = self.unauthorized(request)
+            return refused if refused is not None else handler(request, fault)
+
+        return self._paced(self._with_faults(endpoint, authenticated), data=True)
+
+    def presigned(self, endpoint: str, handler: Callable[[Request, Fault], Response]) -> Handler:
+        """A data endpoint reached with a signed URL instead of a token (a download): faults and pacing only."""
+        return self._paced(self._with_faults(endpoint, handler), data=True)
+
     # ---- request entry point ----
 
     def handle(self, request: Request) -> Response:
         routes = self._routes.get(request.path)
+        if routes is None:
+            routes = next((r for prefix, r in self._prefix_routes if request.path.startswith(prefix)), None)
         if not request.path.startswith(CONTROL_PREFIX):
             # Control calls are not counted: tests poll them and must not disturb the numbers.
-            self._count("requests")
+            self.count("requests")
         if routes is None:
             return error_response(404, "not_found", request.path)
         handler = routes.get(request.method)
@@ -157,50 +261,52 @@ class StandInService:
             return json_response(405, {"error": "method_not_allowed"}, {"Allow": allowed})
         return handler(request)
 
-    def _count(self, name: str) -> None:
-        with self._lock:
-            self._counters[name] += 1
-
     def _with_faults(self, endpoint: str, handler: Callable[[Request, Fault], Response]) -> Handler:
         """``handler`` behind the faults meant for ``endpoint``: counted, then delayed or replaced by one."""
 
         def handle(request: Request) -> Response:
-            self._count(f"{endpoint}_requests")
+            self.count(f"{endpoint}_requests")
             fault = self._take_fault(endpoint)
             early = fault.before(endpoint)
             return early if early is not None else handler(request, fault)
 
         return handle
 
-    def _paced(self, handler: Handler) -> Handler:
-        """``handler`` behind the search pacing: refused with 429 above ``search_max_in_flight``, else
-        delayed by ``search_latency`` (outside the lock, so that requests overlap as over a network)."""
+    def _paced(self, handler: Handler, *, data: bool = False) -> Handler:
+        """``handler`` behind the search pacing (or, with ``data``, the data endpoints'): refused with 429
+        above ``search_max_in_flight``, else delayed by ``search_latency`` (outside the lock, so that
+        requests overlap as over a network)."""
+        kind = "data" if data else "search"
+        gauge = f"_{kind}_in_flight"
 
         def handle(request: Request) -> Response:
             with self._lock:
                 config = self._config
-                limit = config.search_max_in_flight
-                if limit and self._search_in_flight >= limit:
-                    self._counters["search_requests"] += 1
-                    self._counters["search_429"] += 1
+                limit = getattr(config, f"{kind}_max_in_flight")
+                in_flight = getattr(self, gauge)
+                if limit and in_flight >= limit:
+                    if not data:
+                        self._counters["search_requests"] += 1
+                    self._counters[f"{kind}_429"] += 1
                     refused = True
                 else:
                     refused = False
-                    self._search_in_flight += 1
-                    peak = max(self._counters["search_peak_in_flight"], self._search_in_flight)
-                    self._counters["search_peak_in_flight"] = peak
+                    setattr(self, gauge, in_flight + 1)
+                    peak = max(self._counters[f"{kind}_peak_in_flight"], in_flight + 1)
+                    self._counters[f"{kind}_peak_in_flight"] = peak
             if refused:
-                wait = config.search_retry_after
-                description = f"more than {limit} search requests in progress; retry after {wait:g} s"
+                wait = getattr(config, f"{kind}_retry_after")
+                description = f"more than {limit} {kind} requests in progress; retry after {wait:g} s"
                 return error_response(429, "too_many_requests", description, {"Retry-After": f"{wait:g}"})
             try:
-                if config.search_latency:
-                    time.sleep(config.search_latency)
+                latency = getattr(config, f"{kind}_latency")
+                if latency:
+                    time.sleep(latency)
                 return handler(request)
             finally:
                 # Before the answer is written: a client that waits for its answers never exceeds the limit.
                 with self._lock:
-                    self._search_in_flight -= 1
+                    setattr(self, gauge, getattr(self, gauge) - 1)
 
         return handle
 
@@ -216,7 +322,7 @@ class StandInService:
     # ---- the authorization page ----
 
     def _handle_auth(self, request: Request) -> Response:
-        self._count("auth_requests")
+        self.count("auth_requests")
         params = first_values(request.query)
         with self._lock:
             problem = authorization_problem(self._config, params.get("client_id"), params.get("redirect_uri"))
@@ -263,10 +369,10 @@ class StandInService:
             with self._lock:
                 payload = grant(params)
         except OAuthError as exc:
-            self._count("token_errors")
+            self.count("token_errors")
             response = exc.response()
         else:
-            self._count("token_success")
+            self.count("token_success")
             fault.rewrite(payload)
             response = json_response(200, payload, NO_STORE)
         return fault.after(response)
@@ -274,13 +380,11 @@ class StandInService:
     # ---- search endpoint ----
 
     def _handle_search(self, request: Request, fault: Fault) -> Response:
+        refused = self.unauthorized(request)
+        if refused is not None:
+            return refused
         with self._lock:
             config = self._config
-            problem = self._grants.bearer_problem(request.headers.get("Authorization"), config.bearer_tokens)
-        if problem is not None:
-            self._count("unauthorized")
-            challenge = f'Bearer error="invalid_token", error_description="{problem}"'
-            return error_response(401, "invalid_token", problem, {"WWW-Authenticate": challenge})
         params = search_params(request)
         try:
             page = search_page(params, config.catalogue_size, request.base_url)

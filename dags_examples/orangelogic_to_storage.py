@@ -1,0 +1,3 @@
+from airflow_provider_orangelogic.dags import orangelogic_to_storage_dag
+
+dag = orangelogic_to_storage_dag()

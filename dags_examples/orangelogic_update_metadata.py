@@ -1,0 +1,3 @@
+from airflow_provider_orangelogic.dags import update_metadata_dag
+
+dag = update_metadata_dag()
