@@ -234,6 +234,49 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "instance.",
         default=False,
     ),
+    ExtraField(
+        "webhook_secret",
+        "Webhook secret",
+        STRING,
+        "Turns on the webhook endpoint <Airflow URL>/orangelogic/webhooks/<connection id> for this connection: "
+        "Orange Logic must send this value in the X-OrangeLogic-Webhook-Secret header (or as ?secret= in the "
+        'URL registered on the subscription). At least 32 characters, e.g. from python -c "import secrets; '
+        'print(secrets.token_urlsafe(32))". While rotating, put the new and the old one separated by a space. '
+        "Empty: webhooks for this connection are refused (401).",
+    ),
+    ExtraField(
+        "webhook_signing_secret",
+        "Webhook signing secret",
+        STRING,
+        "Optional: if Orange Logic signs its webhooks, the shared key; each body must then carry a valid "
+        "HMAC-SHA256 of the raw body (hex or base64, optionally prefixed sha256=) in the signature header. "
+        "Empty: no signature check (the webhook secret still is).",
+    ),
+    ExtraField(
+        "webhook_signature_header",
+        "Webhook signature header",
+        STRING,
+        "The request header holding the HMAC signature, used only with a webhook signing secret.",
+        default="X-OrangeLogic-Signature",
+    ),
+    ExtraField(
+        "webhook_payload_fields",
+        "Webhook payload fields",
+        STRING,
+        "Where each value is in the webhook's JSON body: comma-separated name=path pairs for event_id, "
+        "event_type, identifier, record_id and time (a path may be dotted, e.g. identifier=Asset.Identifier). "
+        "Names left out keep their default; event_id, event_type and identifier are required in every body.",
+        default="event_id=EventID,event_type=EventType,identifier=SystemIdentifier,record_id=RecordID,time=Timestamp",
+    ),
+    ExtraField(
+        "webhook_max_body_bytes",
+        "Webhook body limit (bytes)",
+        INTEGER,
+        "Largest webhook body accepted; a bigger one is answered 413 and nothing is recorded.",
+        default=65536,
+        minimum=Bound(1024),
+        maximum=Bound(10485760),
+    ),
 )
 
 EXTRA_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in EXTRA_FIELDS)

@@ -55,6 +55,11 @@ class OrangeLogicSettings:
     refresh_threshold: float = _default("refresh_threshold")
     refresh_on_demand: bool = _default("refresh_on_demand")
     allow_insecure_http: bool = _default("allow_insecure_http")
+    webhook_secret: str | None = field(default=_default("webhook_secret"), repr=False)
+    webhook_signing_secret: str | None = field(default=_default("webhook_signing_secret"), repr=False)
+    webhook_signature_header: str = _default("webhook_signature_header")
+    webhook_payload_fields: str = _default("webhook_payload_fields")
+    webhook_max_body_bytes: int = _default("webhook_max_body_bytes")
 
     @property
     def token_url(self) -> str:

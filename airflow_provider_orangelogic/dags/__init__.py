@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from airflow_provider_orangelogic.dags.token_exchange import token_exchange_dag
     from airflow_provider_orangelogic.dags.token_refresh import token_refresh_dag
     from airflow_provider_orangelogic.dags.uploads import storage_to_orangelogic_dag
+    from airflow_provider_orangelogic.dags.webhook_events import webhook_events_dag, webhook_polling_dag
 
 # Imported on first use, so a DAG file loads only the factory it calls (the search DAG needs no hook to parse).
 _FACTORIES = {
@@ -39,6 +40,8 @@ _FACTORIES = {
     "storage_to_orangelogic_dag": "uploads",
     "update_metadata_dag": "metadata",
     "orangelogic_to_storage_dag": "files_out",
+    "webhook_events_dag": "webhook_events",
+    "webhook_polling_dag": "webhook_events",
 }
 __all__ = [
     "orangelogic_to_storage_dag",
@@ -48,6 +51,8 @@ __all__ = [
     "token_exchange_dag",
     "token_refresh_dag",
     "update_metadata_dag",
+    "webhook_events_dag",
+    "webhook_polling_dag",
 ]
 
 

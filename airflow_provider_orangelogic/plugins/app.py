@@ -7,7 +7,9 @@ Routes (docs/ui.md has the security model):
   and redirects to Orange Logic with a fresh single-use state and this app's callback as redirect URI;
 - ``GET /callback`` where Orange Logic sends the browser back: checks the state, exchanges the code
   through the hook (same protocol, same Variable as the exchange DAG) and lands on the page;
-- ``POST /check/{connection_id}`` the connection's Test (``OrangeLogicHook.test_connection``) on the page.
+- ``POST /check/{connection_id}`` the connection's Test (``OrangeLogicHook.test_connection``) on the page;
+- ``POST /webhooks/{connection_id}`` Orange Logic's webhooks (``webhooks.py``), authorized by the connection's
+  webhook secret, not by a login.
 
 Plugin apps get no authentication from Airflow: every route but the callback resolves the user with
 Airflow's own ``GetUserDep`` (the session cookie or a bearer token, validated by the auth manager) and
@@ -60,6 +62,11 @@ def create_app(states: AuthorizationStates | None = None) -> FastAPI:
     app.state.orangelogic_states = states or AuthorizationStates(VariableStateBackend())
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(router)
+    # The one route without an Airflow login, authorized by each connection's webhook secret (docs/webhooks.md).
+    from airflow_provider_orangelogic.plugins import webhooks
+
+    webhooks.install_log_redaction()
+    app.include_router(webhooks.router)
     return app
 
 

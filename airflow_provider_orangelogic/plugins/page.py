@@ -38,6 +38,8 @@ class ConnectionView:
     redirect_uri: str = ""
     redirect_problem: str = ""
     can_authorize: bool = False
+    #: Where Orange Logic posts this connection's webhooks; empty when no webhook secret is set (webhooks off).
+    webhook_url: str = ""
 
 
 @dataclass
@@ -190,6 +192,11 @@ def _connection_card(view: ConnectionView, *, page_path: str) -> str:
         rows.append(f"<div><dt>Stored in Variable</dt><dd><code>{e(status['token_variable'])}</code></dd></div>")
     if view.redirect_uri:
         rows.append(f"<div><dt>Redirect URI</dt><dd><code>{e(view.redirect_uri)}</code></dd></div>")
+    if view.webhook_url:
+        rows.append(
+            f"<div><dt>Webhook URL (secret in the connection's Webhook secret field)</dt>"
+            f"<dd><code>{e(view.webhook_url)}</code></dd></div>"
+        )
     style = "problem" if view.verdict == ACTION else "note"
     problem = f'<p class="{style}">{e(view.problem)}</p>' if view.problem else ""
     notes = []

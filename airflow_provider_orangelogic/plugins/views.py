@@ -87,6 +87,8 @@ def connection_view(conn_id: str, user: Any, request: Request) -> ConnectionView
         view.verdict, view.headline, view.problem = ACTION, "Connection needs fixing", str(err)
         return view
     view.host, view.client_id, view.auth_mode = settings.base_url, settings.client_id or "", settings.auth_mode
+    if settings.webhook_secret:  # only whether one is set: the secret itself never reaches the page
+        view.webhook_url = f"{callback_uri(request).removesuffix(CALLBACK_PATH)}{URL_PREFIX}/webhooks/{conn_id}"
     if settings.auth_mode == BEARER_TOKEN:
         view.client_id = ""  # unused in this mode; the token itself is the Password and never shown
     if settings.auth_mode == AUTHORIZATION_CODE:

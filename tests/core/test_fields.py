@@ -173,7 +173,8 @@ def test_masked_names_match_airflows_sensitive_field_names():
     masker = pytest.importorskip("airflow._shared.secrets_masker")
     assert masker.DEFAULT_SENSITIVE_FIELDS == fields.AIRFLOW_SENSITIVE_NAME_PARTS
     masked = {f.name for f in fields.EXTRA_FIELDS if f.masked}
-    assert masked == {f.name for f in fields.EXTRA_FIELDS if "token" in f.name}
+    # The token fields, and the webhook secrets (docs/webhooks.md), which must be masked.
+    assert masked == {f.name for f in fields.EXTRA_FIELDS if "token" in f.name or "secret" in f.name}
 
 
 # --- provider info --------------------------------------------------------------------------------
