@@ -45,6 +45,7 @@ UV_VERSION_FILE = REPO / "scripts" / "uv-version.txt"
 VERSIONS = ("3.0.6", "3.1.8", "3.2.2", "3.3.2")
 CHECKS = (
     "provider", "imports", "form", "config", "exchange", "refresh", "search", "storage", "incremental", "upload",
+    "webhook",
 )  # fmt: skip
 
 # Installed beside Airflow, by minor. PyPI is used without Airflow's constraint files, so a dependency

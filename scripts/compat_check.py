@@ -19,18 +19,29 @@ incremental the same factory with ``incremental=True`` (a daily data-interval ti
            the assets whose EditDate lies in that day, each once
 upload     the upload factory sends a small file in one call and a 2.3 MiB one through the Multi-Part Upload API
            (256 KiB chunks, progress in a Variable, deleted at the end); the stand-in keeps the same bytes
+webhook    this venv's ``airflow api-server`` (127.0.0.1, a free port, 1 worker, the sandbox's SQLite DB; stopped
+           at the end, its process group killed) with a connection carrying a ``webhook_secret`` and the
+           ``webhook_events_dag`` factory's DAG serialized first (``airflow dags reserialize``): over HTTP, an event
+           with the secret header is 200 ``recorded``, the same again 200 ``duplicate``, a wrong secret 401; then
+           the metadata DB holds exactly one asset event with that extra and the DAG queued on it; the secret is in
+           no answer and not in the API server's output
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import secrets
+import signal
+import socket
+import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +49,9 @@ CLIENT_ID = "compat-client"
 REDIRECT_URI = "http://127.0.0.1:8080/orangelogic/callback"
 CHECKS = (
     "provider", "imports", "form", "config", "exchange", "refresh", "search", "storage", "incremental", "upload",
+    "webhook",
 )  # fmt: skip
-LIFECYCLE_CHECKS = ("exchange", "refresh", "search", "storage", "incremental", "upload")
+LIFECYCLE_CHECKS = ("exchange", "refresh", "search", "storage", "incremental", "upload", "webhook")
 INCREMENTAL_DAG = (
     "import pendulum\n"
     "from airflow_provider_orangelogic.dags import search_to_storage_dag\n"
@@ -50,6 +62,26 @@ UPLOAD_DAG = (
     "from airflow_provider_orangelogic.dags import storage_to_orangelogic_dag\n"
     "dag = storage_to_orangelogic_dag(multipart_threshold=1024 * 1024, chunk_size=262144)\n"
 )
+WEBHOOK_CONN_ID = "orangelogic_webhook"
+# Unpaused from the start: Airflow queues only unpaused DAGs on an asset event.
+WEBHOOK_DAG = (
+    "from airflow_provider_orangelogic.dags import webhook_events_dag\n"
+    f"dag = webhook_events_dag(conn_id={WEBHOOK_CONN_ID!r}, is_paused_upon_creation=False)\n"
+)
+WEBHOOK_DB = """
+import json
+from sqlalchemy import select, func, table
+from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+from airflow.utils.session import create_session
+with create_session() as session:
+    asset = session.scalar(select(AssetModel).where(AssetModel.uri == ASSET_URI))
+    events = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == asset.id)).all() if asset else []
+    queued = session.scalars(
+        select(AssetDagRunQueue.target_dag_id).where(AssetDagRunQueue.asset_id == asset.id)).all() if asset else []
+    deliveries = session.scalar(select(func.count()).select_from(table("orangelogic_webhook_delivery")))
+print("RESULT=" + json.dumps({"asset": asset is not None, "events": [{"id": e.id, "extra": e.extra} for e in events],
+                              "queued": sorted(queued), "deliveries": deliveries}))
+"""
 TWO_LINE_DAGS = {
     "orangelogic_token_exchange": "token_exchange_dag",
     "orangelogic_token_refresh": "token_refresh_dag",
@@ -180,6 +212,7 @@ def write_two_line_dags(folder: Path) -> None:
         )
     (folder / "orangelogic_incremental_sync.py").write_text(INCREMENTAL_DAG, encoding="utf-8")
     (folder / "orangelogic_storage_to_orangelogic.py").write_text(UPLOAD_DAG, encoding="utf-8")
+    (folder / "orangelogic_webhook_events.py").write_text(WEBHOOK_DAG, encoding="utf-8")
 
 
 def dags_test(box: Any, dag_id: str, conf: dict[str, Any], logical_date: str | None = None) -> Any:
@@ -197,6 +230,66 @@ def token_status(box: Any) -> dict[str, Any]:
         "print('RESULT=' + json.dumps(OrangeLogicHook('orangelogic_default').token_status()))\n"
     )
     return result_line(box.python(code).stdout)
+
+
+@contextlib.contextmanager
+def api_server(box: Any, log_path: Path, secret: str) -> Iterator[str]:
+    """This venv's ``airflow api-server`` on 127.0.0.1 (a free port, 1 worker, the sandbox's DB); its URL.
+
+    No Airflow login is used (the webhook route has none), so no user or token is set up. Stopped on leaving,
+    whatever happened: SIGTERM to its process group, SIGKILL after 15 s.
+    """
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **box.env,
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__BASE_URL": url,
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+    }
+    command = [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)]
+    with log_path.open("ab") as log:  # the child has its own copy of the descriptor
+        server = subprocess.Popen(  # noqa: S603 - this interpreter, our own arguments
+            [*command, "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+
+    def tail() -> str:
+        text = log_path.read_text(errors="replace").replace(secret, "***")
+        return "\n".join(text.splitlines()[-25:])
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                raise CheckFailed(f"airflow api-server exited {server.returncode}:\n{tail()}")
+            try:
+                if requests.get(f"{url}/api/v2/monitor/health", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise CheckFailed(f"airflow api-server not healthy within 120 s:\n{tail()}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)  # anything of its group that outlived it
 
 
 def run_lifecycle(box: Any, lock_dir: Path, record: Callable[..., None]) -> None:
@@ -328,8 +421,63 @@ def run_lifecycle(box: Any, lock_dir: Path, record: Callable[..., None]) -> None
             expect(leftover == "0", f"{leftover} upload progress Variable(s) left")
             return f"2 files byte for byte (one call; {chunks} chunks multi-part); no progress Variable left"
 
+        def webhook() -> str:
+            import requests
+
+            secret = secrets.token_urlsafe(32)
+            box.add_connection(
+                WEBHOOK_CONN_ID,
+                conn_type="orangelogic",
+                host=stand_in.url,
+                login=CLIENT_ID,
+                password=client_secret,
+                extra={"redirect_uri": REDIRECT_URI, "webhook_secret": secret},
+            )
+            # The DAG scheduled on orangelogic://<conn>/created into the DB, so that the asset exists.
+            box.airflow("dags", "reserialize")
+            dag_id = f"orangelogic_created_{WEBHOOK_CONN_ID}"
+            identifier = "COMPAT-WH-" + secrets.token_hex(4).upper()
+            event = {
+                "EventID": f"evt-{identifier}",
+                "EventType": "Asset.Created",
+                "SystemIdentifier": identifier,
+                "RecordID": "4242",
+                "Timestamp": "2026-12-07T10:00:00Z",
+            }
+            body = json.dumps(event).encode()
+            log_path = box.home.parent / "api-server.log"
+            with api_server(box, log_path, secret) as url:
+                endpoint = f"{url}/orangelogic/webhooks/{WEBHOOK_CONN_ID}"
+
+                def post(presented: str) -> Any:
+                    headers = {"Content-Type": "application/json", "X-OrangeLogic-Webhook-Secret": presented}
+                    return requests.post(endpoint, data=body, headers=headers, timeout=60)
+
+                answers = [post(secret), post(secret), post("wrong-" + secrets.token_urlsafe(32))]
+            texts = [answer.text for answer in answers]
+            expect(not any(secret in text for text in texts), "the secret is in an answer")
+            got = [(a.status_code, a.json().get("outcome") if a.status_code == 200 else None) for a in answers]
+            expect(got == [(200, "recorded"), (200, "duplicate"), (401, None)], f"answers {got}: {texts}")
+            expect(secret not in log_path.read_text(errors="replace"), "the secret is in the API server's output")
+            uri = answers[0].json()["asset"]
+            found = result_line(box.python(WEBHOOK_DB.replace("ASSET_URI", repr(uri))).stdout)
+            expect(found["asset"], f"no asset {uri} in the metadata DB")
+            expect(len(found["events"]) == 1, f"{len(found['events'])} asset events on the asset, expected 1")
+            (recorded,) = found["events"]
+            expect(recorded["id"] == answers[0].json().get("asset_event_id"), f"event {recorded} not the one answered")
+            wanted = {"event_id": event["EventID"], "identifier": identifier, "record_id": "4242", "source": "webhook"}
+            expect(
+                all(recorded["extra"].get(k) == v for k, v in wanted.items()), f"the event's extra: {recorded['extra']}"
+            )
+            expect(found["queued"] == [dag_id], f"queued on the asset: {found['queued']}, expected [{dag_id}]")
+            expect(found["deliveries"] == 1, f"{found['deliveries']} rows in orangelogic_webhook_delivery")
+            return (
+                f"POST 200 recorded, replay 200 duplicate, wrong secret 401; 1 asset event with extra "
+                f"identifier={identifier}, DAG {dag_id} queued"
+            )
+
         steps = (("exchange", exchange), ("refresh", refresh), ("search", search), ("storage", storage))
-        for name, step in (*steps, ("incremental", incremental), ("upload", upload)):
+        for name, step in (*steps, ("incremental", incremental), ("upload", upload), ("webhook", webhook)):
             if not record(name, step):
                 break  # the later steps need the earlier ones
 

@@ -6,7 +6,8 @@ what today's PyPI would break is ``scripts/drift.sh``'s job, never the test comm
 ``scripts/compat.sh`` builds the wheel, installs it with each Airflow into a clean venv (no editable
 install, nothing from this repository on the path) and checks registration, imports, the connection
 form the UI reads, the [orangelogic] config and the token lifecycle, each DAG from a two-line DAG file
-calling the package's factories. The whole matrix (all four minors) is ``./scripts/compat.sh``.
+calling the package's factories, and the webhook route on that venv's own ``airflow api-server``. The whole
+matrix (all four minors) is ``./scripts/compat.sh``.
 """
 
 from __future__ import annotations
