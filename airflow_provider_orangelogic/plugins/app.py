@@ -8,6 +8,8 @@ Routes (docs/ui.md has the security model):
 - ``GET /callback`` where Orange Logic sends the browser back: checks the state, exchanges the code
   through the hook (same protocol, same Variable as the exchange DAG) and lands on the page;
 - ``POST /check/{connection_id}`` the connection's Test (``OrangeLogicHook.test_connection``) on the page;
+- ``POST /webhook-secret/{connection_id}/new`` and ``/retire`` rotate the connection's webhook secret
+  (``webhook_secrets.py``; edit permission on the connection needed), showing a new secret once;
 - ``POST /webhooks/{connection_id}`` Orange Logic's webhooks (``webhooks.py``), authorized by the connection's
   webhook secret, not by a login.
 
@@ -29,10 +31,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from airflow_provider_orangelogic.api.webhooks import SECRET_HEADER
 from airflow_provider_orangelogic.compat import AIRFLOW_VERSION, AirflowNotFoundException, mask_everywhere
 from airflow_provider_orangelogic.core.errors import OrangeLogicError
 from airflow_provider_orangelogic.core.fields import AUTHORIZATION_CODE
-from airflow_provider_orangelogic.plugins import PAGE_NAME, URL_PREFIX, access, airflow_base_url, views
+from airflow_provider_orangelogic.plugins import PAGE_NAME, URL_PREFIX, access, airflow_base_url, views, webhook_secrets
 from airflow_provider_orangelogic.plugins.authorizations import (
     STATE_LIFETIME,
     AuthorizationStates,
@@ -45,6 +48,7 @@ from airflow_provider_orangelogic.plugins.page import (
     OK,
     Banner,
     render_message,
+    render_new_secret,
     render_page,
 )
 
@@ -280,11 +284,14 @@ def check(connection_id: str, request: Request, user: GetUserDep) -> Response:
     if not access.may(user, "PUT", connection_id):
         return _message(403, "Not allowed", f"Your Airflow user may not edit (or test) the connection {connection_id}.")
     ok, text = views.hook_for(connection_id).test_connection()
+    title = f"Test of {connection_id}: {'passed' if ok else 'failed'}"
+    return _page_with(Banner(OK if ok else ACTION, title, text, connection_id), user, request)
+
+
+def _page_with(banner: Banner, user: Any, request: Request) -> Response:
     shown = [
         view for conn_id in views.orangelogic_conn_ids() if (view := views.connection_view(conn_id, user, request))
     ]
-    title = f"Test of {connection_id}: {'passed' if ok else 'failed'}"
-    banner = Banner(OK if ok else ACTION, title, text, connection_id)
     html = render_page(
         shown,
         banner=banner,
@@ -292,5 +299,55 @@ def check(connection_id: str, request: Request, user: GetUserDep) -> Response:
         page_path=views.page_path(),
         airflow_url=views.airflow_path(),
         callback_uri=views.callback_uri(request),
+    )
+    return _no_store(HTMLResponse(html))
+
+
+# -- the webhook secret -------------------------------------------------------------------------
+
+
+@router.post("/webhook-secret/{connection_id}/{action}", response_class=HTMLResponse)
+def webhook_secret(connection_id: str, action: str, request: Request, user: GetUserDep) -> Response:
+    if action not in ("new", "retire"):
+        return _message(404, "No such action", "The webhook secret can be renewed (new) or the old one retired.")
+    if access.cross_site(request):
+        return _message(403, "Request refused", "This form was posted from another site; nothing was changed.")
+    if not access.may(user, "PUT", connection_id):
+        return _message(
+            403,
+            "Not allowed",
+            f"Your Airflow user ({access.user_name(user)}) may not edit the connection {connection_id}, so it may "
+            "not change its webhook secret. Nothing was changed.",
+        )
+
+    def read_effective() -> str | None:
+        return views.hook_for(connection_id).settings.webhook_secret
+
+    try:
+        read_effective()
+        if action == "retire":
+            webhook_secrets.retire(connection_id, read_effective)
+        else:
+            kept_old = bool((read_effective() or "").split())
+            secret = webhook_secrets.rotate(connection_id, read_effective)
+    except AirflowNotFoundException:
+        return _message(404, "No such connection", f"There is no connection {connection_id}; nothing was changed.")
+    except (OrangeLogicError, webhook_secrets.RotationRefused) as err:
+        return _message(400, "The webhook secret was not changed", str(err))
+    if action == "retire":
+        log.info("Old webhook secret of %s retired by %s.", connection_id, access.user_name(user))
+        text = "Only the new secret is accepted now; a delivery with the old one is refused (401)."
+        banner = Banner(OK, f"Old webhook secret of {connection_id} retired", text, connection_id)
+        return _page_with(banner, user, request)
+    mask_everywhere(secret)  # this process's logs show *** should anything print it
+    log.info("New webhook secret for %s made by %s.", connection_id, access.user_name(user))
+    html = render_new_secret(
+        connection_id,
+        secret,
+        webhook_url=views.webhook_url(connection_id, request),
+        header=SECRET_HEADER,
+        old_kept=kept_old,
+        page_path=views.page_path(),
+        airflow_url=views.airflow_path(),
     )
     return _no_store(HTMLResponse(html))

@@ -40,6 +40,8 @@ class ConnectionView:
     can_authorize: bool = False
     #: Where Orange Logic posts this connection's webhooks; empty when no webhook secret is set (webhooks off).
     webhook_url: str = ""
+    #: How many webhook secrets are valid: 0 (webhooks off), 1, or 2 while rotating. Never the secrets.
+    webhook_secrets: int = 0
 
 
 @dataclass
@@ -193,9 +195,10 @@ def _connection_card(view: ConnectionView, *, page_path: str) -> str:
     if view.redirect_uri:
         rows.append(f"<div><dt>Redirect URI</dt><dd><code>{e(view.redirect_uri)}</code></dd></div>")
     if view.webhook_url:
+        valid = "2 secrets valid while rotating" if view.webhook_secrets == 2 else "1 secret valid"
         rows.append(
-            f"<div><dt>Webhook URL (secret in the connection's Webhook secret field)</dt>"
-            f"<dd><code>{e(view.webhook_url)}</code></dd></div>"
+            f"<div><dt>Webhook URL</dt><dd><code>{e(view.webhook_url)}</code> "
+            f'<span class="left">({valid})</span></dd></div>'
         )
     style = "problem" if view.verdict == ACTION else "note"
     problem = f'<p class="{style}">{e(view.problem)}</p>' if view.problem else ""
@@ -216,6 +219,7 @@ def _connection_card(view: ConnectionView, *, page_path: str) -> str:
             f'<form method="post" action="{e(page_path)}check/{conn}">'
             f'<button type="submit" class="secondary" name="check" value="{conn}">Test</button></form>'
         )
+        actions.extend(_webhook_actions(view, page_path=page_path))
     else:
         notes.append(
             '<p class="note">You may view this connection but not edit it: Authorize and Test need edit '
@@ -232,6 +236,55 @@ def _connection_card(view: ConnectionView, *, page_path: str) -> str:
         f'<h2><code>{conn}</code> <span class="badge {e(view.verdict)}">{e(view.headline)}</span></h2>'
         f'<dl class="grid">{"".join(rows)}</dl>{problem}{"".join(notes)}{actions_html}</section>'
     )
+
+
+def _webhook_actions(view: ConnectionView, *, page_path: str) -> list[str]:
+    if view.problem and not view.host:  # the connection itself is unreadable: fix that first
+        return []
+    conn = e(view.conn_id)
+    label = "New webhook secret" if view.webhook_secrets else "Turn on webhooks"
+    actions = [
+        f'<form method="post" action="{e(page_path)}webhook-secret/{conn}/new">'
+        f'<button type="submit" class="secondary" name="webhook_secret" value="new">{label}</button></form>'
+    ]
+    if view.webhook_secrets == 2:
+        actions.append(
+            f'<form method="post" action="{e(page_path)}webhook-secret/{conn}/retire">'
+            f'<button type="submit" class="secondary" name="webhook_secret" value="retire">Retire the old secret'
+            "</button></form>"
+        )
+    return actions
+
+
+def render_new_secret(
+    conn_id: str,
+    secret: str,
+    *,
+    webhook_url: str,
+    header: str,
+    old_kept: bool,
+    page_path: str = "/orangelogic/",
+    airflow_url: str = "/",
+) -> str:
+    """The one time a webhook secret is shown: right after it was made."""
+    then = (
+        "The previous secret stays valid, so deliveries keep arriving while you update the subscription. Once "
+        "Orange Logic sends the new one, press Retire the old secret on the page."
+        if old_kept
+        else "Webhooks for this connection are now on."
+    )
+    body = (
+        f'<div class="banner ok" role="status"><strong>New webhook secret for {e(conn_id)}</strong>'
+        f"<div>Copy it now: this page shows it once, and Airflow never shows it again. {e(then)}</div></div>"
+        '<section class="card" id="new-secret"><dl>'
+        f"<dt>Webhook secret</dt><dd><code data-secret>{e(secret)}</code></dd>"
+        f"<dt>Register on the Orange Logic webhook subscription</dt><dd>URL <code>{e(webhook_url)}</code>, with "
+        f"the header <code>{e(header)}: &lt;the secret&gt;</code> (or, if the subscription cannot send "
+        f"headers, the URL <code>{e(webhook_url)}?secret=&lt;the secret&gt;</code>).</dd>"
+        "</dl></section>"
+        f'<p><a href="{e(page_path)}#conn-{e(conn_id)}">Back to the {e(PAGE_NAME)} page</a></p>'
+    )
+    return layout(f"New webhook secret for {conn_id}", body, airflow_url=airflow_url)
 
 
 def render_page(

@@ -45,6 +45,11 @@ def callback_uri(request: Request) -> str:
     return f"{request.url.scheme}://{host}{CALLBACK_PATH}"
 
 
+def webhook_url(conn_id: str, request: Request) -> str:
+    """Where Orange Logic posts the webhooks of ``conn_id``."""
+    return f"{callback_uri(request).removesuffix(CALLBACK_PATH)}{URL_PREFIX}/webhooks/{conn_id}"
+
+
 def redirect_uri_for(settings: Any, request: Request) -> tuple[str, str]:
     """(redirect URI to authorize with, why there is none).
 
@@ -87,8 +92,9 @@ def connection_view(conn_id: str, user: Any, request: Request) -> ConnectionView
         view.verdict, view.headline, view.problem = ACTION, "Connection needs fixing", str(err)
         return view
     view.host, view.client_id, view.auth_mode = settings.base_url, settings.client_id or "", settings.auth_mode
-    if settings.webhook_secret:  # only whether one is set: the secret itself never reaches the page
-        view.webhook_url = f"{callback_uri(request).removesuffix(CALLBACK_PATH)}{URL_PREFIX}/webhooks/{conn_id}"
+    if settings.webhook_secret:  # only how many are set: the secrets themselves never reach the page
+        view.webhook_url = webhook_url(conn_id, request)
+        view.webhook_secrets = len(settings.webhook_secret.split())
     if settings.auth_mode == BEARER_TOKEN:
         view.client_id = ""  # unused in this mode; the token itself is the Password and never shown
     if settings.auth_mode == AUTHORIZATION_CODE:

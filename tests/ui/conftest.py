@@ -31,6 +31,8 @@ SCREENSHOTS = REPO / ".screenshots" / "ui"
 CLIENT_ID = "ui-client"
 CLIENT_SECRET = "ui-client-secret-7Hq2"
 ADMIN, VIEWER = "ui-admin", "ui-viewer"
+#: The webhook secret of ol_env, a connection defined by an environment variable (the page cannot rotate it).
+ENV_WEBHOOK_SECRET = secrets.token_urlsafe(32)
 SERVER_BUDGET_SECONDS = 1200
 # A laptop screen.
 VIEWPORT = {"width": 1366, "height": 768}
@@ -118,6 +120,15 @@ def ui_airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiAirflow]:
                 "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
                 "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
                 "ORANGELOGIC_LOCK_DIR": str(root / "locks"),
+                "AIRFLOW_CONN_OL_ENV": json.dumps(
+                    {
+                        "conn_type": "orangelogic",
+                        "host": stand_in.url,
+                        "login": CLIENT_ID,
+                        "password": CLIENT_SECRET,
+                        "extra": {"webhook_secret": ENV_WEBHOOK_SECRET},
+                    }
+                ),
             },
         )
         (root / "dags").mkdir()

@@ -7,10 +7,13 @@ One Airflow for the module; the tests run in file order and build on each other 
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
+import requests
 
-from tests.ui.conftest import ADMIN, CLIENT_SECRET, VIEWER, log_in, watch_callbacks
+from airflow_provider_orangelogic.api.webhooks import SECRET_HEADER
+from tests.ui.conftest import ADMIN, CLIENT_SECRET, ENV_WEBHOOK_SECRET, VIEWER, log_in, watch_callbacks
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -196,6 +199,108 @@ def test_the_page_test_button(admin, ui_airflow, shots):
     banner = admin.locator(".banner").inner_text()
     assert "Test of ol_ui: passed" in banner and "Looked in Airflow Variable 'orangelogic_token_ol_ui'" in banner
     shots.take(admin, "page-test-button")
+
+
+def post_webhook(ui_airflow, conn_id: str, secret: str) -> requests.Response:
+    """A delivery as Orange Logic sends it: answered 200 once past the secret (no DAG uses the asset here)."""
+    event = {"EventID": f"evt-{secrets.token_hex(6)}", "EventType": "Asset.Created", "SystemIdentifier": "UI-1"}
+    return requests.post(
+        f"{ui_airflow.url}/orangelogic/webhooks/{conn_id}",
+        json=event,
+        headers={SECRET_HEADER: secret},
+        timeout=60,
+    )
+
+
+def stored_secret_digest(ui_airflow, conn_id: str) -> str:
+    """A digest of the connection's webhook_secret as stored in the metadata DB (the secret stays out of output)."""
+    code = (
+        "import hashlib, json\nfrom airflow.models.connection import Connection\n"
+        "from airflow.utils.session import create_session\nwith create_session() as session:\n"
+        f"    conn = session.query(Connection).filter_by(conn_id={conn_id!r}).one()\n"
+        "    field = json.loads(conn.extra)['webhook_secret']\n"
+        "print('RESULT=' + hashlib.sha256(field.encode()).hexdigest())"
+    )
+    out = ui_airflow.sandbox.python(code).stdout
+    return [line for line in out.splitlines() if line.startswith("RESULT=")][-1][7:]
+
+
+def test_rotating_the_webhook_secret_on_the_page(admin, ui_airflow, shots):
+    old = secrets.token_urlsafe(32)
+    ui_airflow.add_connection("ol_hooks", webhook_secret=old)
+    admin.goto(f"{ui_airflow.url}/orangelogic/#conn-ol_hooks")
+    hooks = card(admin, "ol_hooks")
+    assert f"{ui_airflow.url}/orangelogic/webhooks/ol_hooks" in hooks.inner_text()
+    assert "1 secret valid" in hooks.inner_text() and old not in admin.content()
+    assert hooks.get_by_role("button", name="Retire the old secret").count() == 0
+    shots.take(admin, "webhook-before-rotating")
+
+    hooks.get_by_role("button", name="New webhook secret").click()
+    admin.wait_for_url("**/orangelogic/webhook-secret/ol_hooks/new")
+    new = admin.locator("[data-secret]").inner_text()
+    assert len(new) >= 32 and new != old
+    assert "shows it once" in admin.locator(".banner").inner_text()
+    assert "X-OrangeLogic-Webhook-Secret" in admin.locator("#new-secret").inner_text()
+    shots.take(admin, "webhook-new-secret-shown-once")
+    # Both are valid while Orange Logic's subscription is being updated: no delivery is refused meanwhile.
+    assert post_webhook(ui_airflow, "ol_hooks", new).status_code == 200
+    assert post_webhook(ui_airflow, "ol_hooks", old).status_code == 200
+
+    admin.goto(f"{ui_airflow.url}/orangelogic/#conn-ol_hooks")
+    hooks = card(admin, "ol_hooks")
+    assert "2 secrets valid while rotating" in hooks.inner_text()
+    assert new not in admin.content() and old not in admin.content()  # shown once, never again
+    shots.take(admin, "webhook-rotating")
+    hooks.get_by_role("button", name="Retire the old secret").click()
+    admin.wait_for_url("**/orangelogic/webhook-secret/ol_hooks/retire")
+    assert "Old webhook secret of ol_hooks retired" in admin.locator(".banner").inner_text()
+    assert "1 secret valid" in card(admin, "ol_hooks").inner_text()
+    shots.take(admin, "webhook-old-secret-retired")
+    assert post_webhook(ui_airflow, "ol_hooks", old).status_code == 401
+    assert post_webhook(ui_airflow, "ol_hooks", new).status_code == 200
+    logs = ui_airflow.api_server.log_path.read_text(errors="replace")
+    assert old not in logs and new not in logs
+
+
+def test_a_viewer_cannot_rotate_the_webhook_secret(browser, ui_airflow, shots):
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        log_in(page, ui_airflow, VIEWER)
+        before = stored_secret_digest(ui_airflow, "ol_hooks")
+        page.evaluate(
+            """() => { const form = document.createElement('form'); form.method = 'post';
+                       form.action = '/orangelogic/webhook-secret/ol_hooks/new'; document.body.appendChild(form);
+                       form.submit(); }"""
+        )
+        page.wait_for_url("**/orangelogic/webhook-secret/ol_hooks/new")
+        banner = page.locator(".banner").inner_text()
+        assert "may not edit the connection ol_hooks" in banner and "Nothing was changed" in banner
+        assert page.locator("[data-secret]").count() == 0
+        shots.take(page, "viewer-rotation-refused")
+        assert stored_secret_digest(ui_airflow, "ol_hooks") == before
+    finally:
+        context.close()
+
+
+def test_a_connection_defined_in_the_environment_is_not_rotated(admin, ui_airflow, shots):
+    # ol_env is defined by AIRFLOW_CONN_OL_ENV, which wins over the metadata DB; a DB copy with the same secret
+    # would take a write that never takes effect.
+    ui_airflow.add_connection("ol_env", webhook_secret=ENV_WEBHOOK_SECRET)
+    before = stored_secret_digest(ui_airflow, "ol_env")
+    admin.goto(f"{ui_airflow.url}/orangelogic/")
+    admin.evaluate(
+        """() => { const form = document.createElement('form'); form.method = 'post';
+                   form.action = '/orangelogic/webhook-secret/ol_env/new'; document.body.appendChild(form);
+                   form.submit(); }"""
+    )
+    admin.wait_for_url("**/orangelogic/webhook-secret/ol_env/new")
+    banner = admin.locator(".banner").inner_text()
+    assert "defined outside Airflow's metadata DB" in banner and "Nothing was changed" in banner
+    assert admin.locator("[data-secret]").count() == 0
+    shots.take(admin, "webhook-env-connection-refused")
+    assert stored_secret_digest(ui_airflow, "ol_env") == before
+    assert post_webhook(ui_airflow, "ol_env", ENV_WEBHOOK_SECRET).status_code == 200
 
 
 def test_no_code_in_logs_or_the_metadata_db(ui_airflow):
