@@ -39,6 +39,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from airflow_provider_orangelogic.api.answers import field as answer_field
 from airflow_provider_orangelogic.api.pacing import Cancelled, PacedCalls
 from airflow_provider_orangelogic.api.search import MAX_CONCURRENCY, SEARCH_ENDPOINT, iter_search
 from airflow_provider_orangelogic.api.session import USER_AGENT
@@ -208,42 +209,32 @@ def parse_links(payload: Any) -> dict[str, dict[str, tuple[str | None, str | Non
     an item has ``recordID`` (any case), an item ``error``, and ``links``: a list of ``{format, url, error}``
     or a mapping of format to a URL or to ``{url, error}``. An item error applies to each of its formats.
     """
-    items = _lower_get(payload, "items", "links", "results") if isinstance(payload, dict) else payload
+    items = answer_field(payload, "items", "links", "results") if isinstance(payload, dict) else payload
     if items is None and isinstance(payload, dict):
-        items = _lower_get(_lower_get(payload, "apiresponse") or {}, "items")
+        items = answer_field(answer_field(payload, "apiresponse") or {}, "items")
     if not isinstance(items, list):
         raise ValueError("the answer holds no list of items")
     result: dict[str, dict[str, tuple[str | None, str | None]]] = {}
     for item in items:
         if not isinstance(item, dict):
             continue
-        record_id = _lower_get(item, "recordid", "recordids", "id")
+        record_id = answer_field(item, "recordid", "recordids", "id")
         if record_id is None:
             continue
-        links = _lower_get(item, "links", "urls", "formats") or []
-        item_error = _lower_get(item, "error", "errormessage")
+        links = answer_field(item, "links", "urls", "formats") or []
+        item_error = answer_field(item, "error", "errormessage")
         formats: dict[str, tuple[str | None, str | None]] = {}
         entries = links.items() if isinstance(links, dict) else ((None, entry) for entry in links)
         for name, entry in entries:
             if isinstance(entry, str):
                 formats[str(name).upper()] = (entry, None)
             elif isinstance(entry, dict):
-                fmt = name or _lower_get(entry, "format", "formatcode")
+                fmt = name or answer_field(entry, "format", "formatcode")
                 if fmt:
-                    url = _lower_get(entry, "url", "link", "presignedurl", "presignedlink")
-                    formats[str(fmt).upper()] = (url or None, _lower_get(entry, "error", "errormessage") or None)
+                    url = answer_field(entry, "url", "link", "presignedurl", "presignedlink")
+                    formats[str(fmt).upper()] = (url or None, answer_field(entry, "error", "errormessage") or None)
         result[str(record_id)] = {**formats, "": (None, str(item_error))} if item_error else formats
     return result
-
-
-def _lower_get(mapping: Any, *names: str) -> Any:
-    if not isinstance(mapping, dict):
-        return None
-    lowered = {str(key).lower(): value for key, value in mapping.items()}
-    for name in names:
-        if name in lowered:
-            return lowered[name]
-    return None
 
 
 def check_name_template(template: str) -> None:
@@ -422,9 +413,9 @@ class _Export:
 
     def resolve(self, target: str | int | Mapping[str, Any]) -> Asset | FileResult:
         if isinstance(target, Mapping):
-            record_id = _lower_get(dict(target), "recordid")
-            identifier = _lower_get(dict(target), "systemidentifier", "identifier")
-            title = _lower_get(dict(target), "title")
+            record_id = answer_field(dict(target), "recordid")
+            identifier = answer_field(dict(target), "systemidentifier", "identifier")
+            title = answer_field(dict(target), "title")
             if record_id not in (None, ""):
                 return Asset(str(record_id), identifier and str(identifier), title and str(title))
             if not identifier:
