@@ -26,6 +26,30 @@ def conn_id_param(conn_id: str, description: str) -> Param:
     return Param(conn_id, type="string", minLength=1, title="Orange Logic connection id", description=description)
 
 
+def concurrency_param(concurrency: int, in_flight: str) -> Param:
+    """The trigger form's *concurrency* field: 1 to 10 requests at once, as every API module allows."""
+    return Param(concurrency, type="integer", minimum=1, maximum=10, description=f"{in_flight} in flight at most.")
+
+
+def manual_dag_arguments(
+    description: str,
+    doc_md: str | None,
+    *,
+    default_args: Mapping[str, Any] | None,
+    on_failure_callback: Callback | None,
+    tags: Sequence[str],
+    dag_kwargs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """``dag_arguments`` of a data job run by hand, one run at a time, unless ``dag_kwargs`` say otherwise."""
+    return dag_arguments(
+        base_default_args={},
+        default_args=default_args,
+        on_failure_callback=on_failure_callback,
+        tags=tags,
+        extra={"description": description, "doc_md": doc_md, "schedule": None, "max_active_runs": 1, **dag_kwargs},
+    )
+
+
 def dag_arguments(
     *,
     base_default_args: Mapping[str, Any],

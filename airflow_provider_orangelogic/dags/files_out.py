@@ -21,7 +21,13 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
-from airflow_provider_orangelogic.dags._common import DEFAULT_CONN_ID, Callback, conn_id_param, dag_arguments
+from airflow_provider_orangelogic.dags._common import (
+    DEFAULT_CONN_ID,
+    Callback,
+    concurrency_param,
+    conn_id_param,
+    manual_dag_arguments,
+)
 from airflow_provider_orangelogic.operators.files_out import OrangeLogicToObjectStorageOperator
 
 DAG_ID = "orangelogic_to_storage"
@@ -60,18 +66,13 @@ def orangelogic_to_storage_dag(
     :param export_options: Other ``export_files`` keywords (checksum, batch_size, link_attempts, links).
     :param dag_kwargs: Any other ``DAG`` argument (schedule, description, doc_md, ...).
     """
-    arguments = dag_arguments(
-        base_default_args={},
+    arguments = manual_dag_arguments(
+        "Export Orange Logic files (originals, renditions) to object storage, with a manifest.",
+        __doc__,
         default_args=default_args,
         on_failure_callback=on_failure_callback,
         tags=tags,
-        extra={
-            "description": "Export Orange Logic files (originals, renditions) to object storage, with a manifest.",
-            "doc_md": __doc__,
-            "schedule": None,
-            "max_active_runs": 1,
-            **dag_kwargs,
-        },
+        dag_kwargs=dag_kwargs,
     )
     with DAG(
         dag_id=dag_id,
@@ -91,7 +92,7 @@ def orangelogic_to_storage_dag(
                 minItems=1,
                 description="Format codes: TRX (original), TR1, TR4, TR7, ...",
             ),
-            "concurrency": Param(concurrency, type="integer", minimum=1, maximum=10, description="Files in flight."),
+            "concurrency": concurrency_param(concurrency, "Files in flight"),
             "base_path": Param(
                 base_path, type="string", minLength=1, description="file:///..., s3://bucket/prefix, gs://..."
             ),

@@ -20,7 +20,13 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
-from airflow_provider_orangelogic.dags._common import DEFAULT_CONN_ID, Callback, conn_id_param, dag_arguments
+from airflow_provider_orangelogic.dags._common import (
+    DEFAULT_CONN_ID,
+    Callback,
+    concurrency_param,
+    conn_id_param,
+    manual_dag_arguments,
+)
 from airflow_provider_orangelogic.operators.metadata import OrangeLogicUpdateMetadataOperator
 
 DAG_ID = "orangelogic_update_metadata"
@@ -60,19 +66,13 @@ def update_metadata_dag(
     :param default_args: Merged over the DAG's own (which has none).
     :param dag_kwargs: Any other ``DAG`` argument (schedule, description, doc_md, ...).
     """
-    arguments = dag_arguments(
-        base_default_args={},
+    arguments = manual_dag_arguments(
+        "Write metadata rows (JSON Lines, CSV or inline) onto Orange Logic assets.",
+        __doc__,
         default_args=default_args,
         on_failure_callback=on_failure_callback,
         tags=tags,
-        extra={
-            "description": "Write metadata rows (JSON Lines, CSV or inline) onto Orange Logic assets.",
-            "doc_md": __doc__,
-            "schedule": None,
-            "max_active_runs": 1,
-            "render_template_as_native_obj": True,
-            **dag_kwargs,
-        },
+        dag_kwargs={"render_template_as_native_obj": True, **dag_kwargs},
     )
     with DAG(
         dag_id=dag_id,
@@ -88,9 +88,7 @@ def update_metadata_dag(
                 [], type="array", title="Inline rows", description="Rows as a JSON list (when source is empty)."
             ),
             "action": Param(action, type="string", enum=["Update", "CreateOrUpdate"], description="DataTable action."),
-            "concurrency": Param(
-                concurrency, type="integer", minimum=1, maximum=10, description="Rows in flight at most."
-            ),
+            "concurrency": concurrency_param(concurrency, "Rows in flight"),
             "dry_run": Param(False, type="boolean", description="Log the calls without sending them."),
             "fail_fast": Param(False, type="boolean", description="Stop at the first failed row."),
             "report_path": Param(

@@ -23,7 +23,13 @@ from typing import Any
 from airflow.sdk import DAG, Param
 
 from airflow_provider_orangelogic.compat import daily_data_intervals
-from airflow_provider_orangelogic.dags._common import DEFAULT_CONN_ID, Callback, conn_id_param, dag_arguments
+from airflow_provider_orangelogic.dags._common import (
+    DEFAULT_CONN_ID,
+    Callback,
+    concurrency_param,
+    conn_id_param,
+    dag_arguments,
+)
 from airflow_provider_orangelogic.operators.search_to_storage import OrangeLogicSearchToStorageOperator
 
 DAG_ID = "orangelogic_search_to_storage"
@@ -104,9 +110,7 @@ def search_to_storage_dag(
                 title="Page size",
                 description="Assets per Search API call, 1 to 1000.",
             ),
-            "concurrency": Param(
-                concurrency, type="integer", minimum=1, maximum=10, description="Search pages in flight at most."
-            ),
+            "concurrency": concurrency_param(concurrency, "Search pages in flight"),
             "base_path": Param(
                 base_path, type="string", minLength=1, description="file:///..., s3://bucket/prefix, gs://..."
             ),

@@ -17,7 +17,13 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
-from airflow_provider_orangelogic.dags._common import DEFAULT_CONN_ID, Callback, conn_id_param, dag_arguments
+from airflow_provider_orangelogic.dags._common import (
+    DEFAULT_CONN_ID,
+    Callback,
+    concurrency_param,
+    conn_id_param,
+    manual_dag_arguments,
+)
 from airflow_provider_orangelogic.operators.uploads import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MULTIPART_THRESHOLD,
@@ -53,18 +59,13 @@ def storage_to_orangelogic_dag(
     :param default_args: Merged over the DAG's own (which has none).
     :param dag_kwargs: Any other ``DAG`` argument (schedule, description, doc_md, ...).
     """
-    arguments = dag_arguments(
-        base_default_args={},
+    arguments = manual_dag_arguments(
+        "Upload files from object storage into an Orange Logic folder.",
+        __doc__,
         default_args=default_args,
         on_failure_callback=on_failure_callback,
         tags=tags,
-        extra={
-            "description": "Upload files from object storage into an Orange Logic folder.",
-            "doc_md": __doc__,
-            "schedule": None,
-            "max_active_runs": 1,
-            **dag_kwargs,
-        },
+        dag_kwargs=dag_kwargs,
     )
     with DAG(
         dag_id=dag_id,
@@ -79,9 +80,7 @@ def storage_to_orangelogic_dag(
             "report_path": Param(
                 report_path, type="string", description="Optional: a JSON Lines report URL, one line per file."
             ),
-            "concurrency": Param(
-                concurrency, type="integer", minimum=1, maximum=10, description="Chunks or small files in flight."
-            ),
+            "concurrency": concurrency_param(concurrency, "Chunks or small files in flight"),
         },
         **arguments,
     ) as dag:

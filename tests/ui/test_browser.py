@@ -27,6 +27,15 @@ def admin(browser, ui_airflow):
     context.close()
 
 
+def post_form(page, path: str) -> None:
+    """The request a crafted form would send to ``path``, from the page's signed-in browser."""
+    page.evaluate(
+        """(path) => { const form = document.createElement('form'); form.method = 'post'; form.action = path;
+                       document.body.appendChild(form); form.submit(); }""",
+        path,
+    )
+
+
 def card(page, conn_id):
     return page.locator(f"section[data-conn-id='{conn_id}']")
 
@@ -178,11 +187,7 @@ def test_a_user_without_edit_permission_cannot_authorize(browser, ui_airflow, sh
         shots.take(page, "viewer-page")
         before = ui_airflow.stand_in.counters()
         # The request a crafted form would send, from the viewer's signed-in browser.
-        page.evaluate(
-            """() => { const form = document.createElement('form'); form.method = 'post';
-                       form.action = '/orangelogic/authorize/ol_ui'; document.body.appendChild(form);
-                       form.submit(); }"""
-        )
+        post_form(page, "/orangelogic/authorize/ol_ui")
         page.wait_for_url("**/orangelogic/authorize/ol_ui")
         banner = page.locator(".banner").inner_text()
         assert "may not edit the connection ol_ui" in banner and "Nothing was started" in banner
@@ -268,11 +273,7 @@ def test_a_viewer_cannot_rotate_the_webhook_secret(browser, ui_airflow, shots):
     try:
         log_in(page, ui_airflow, VIEWER)
         before = stored_secret_digest(ui_airflow, "ol_hooks")
-        page.evaluate(
-            """() => { const form = document.createElement('form'); form.method = 'post';
-                       form.action = '/orangelogic/webhook-secret/ol_hooks/new'; document.body.appendChild(form);
-                       form.submit(); }"""
-        )
+        post_form(page, "/orangelogic/webhook-secret/ol_hooks/new")
         page.wait_for_url("**/orangelogic/webhook-secret/ol_hooks/new")
         banner = page.locator(".banner").inner_text()
         assert "may not edit the connection ol_hooks" in banner and "Nothing was changed" in banner
@@ -289,11 +290,7 @@ def test_a_connection_defined_in_the_environment_is_not_rotated(admin, ui_airflo
     ui_airflow.add_connection("ol_env", webhook_secret=ENV_WEBHOOK_SECRET)
     before = stored_secret_digest(ui_airflow, "ol_env")
     admin.goto(f"{ui_airflow.url}/orangelogic/")
-    admin.evaluate(
-        """() => { const form = document.createElement('form'); form.method = 'post';
-                   form.action = '/orangelogic/webhook-secret/ol_env/new'; document.body.appendChild(form);
-                   form.submit(); }"""
-    )
+    post_form(admin, "/orangelogic/webhook-secret/ol_env/new")
     admin.wait_for_url("**/orangelogic/webhook-secret/ol_env/new")
     banner = admin.locator(".banner").inner_text()
     assert "defined outside Airflow's metadata DB" in banner and "Nothing was changed" in banner
