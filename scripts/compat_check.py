@@ -23,8 +23,12 @@ webhook    this venv's ``airflow api-server`` (127.0.0.1, a free port, 1 worker,
            at the end, its process group killed) with a connection carrying a ``webhook_secret`` and the
            ``webhook_events_dag`` factory's DAG serialized first (``airflow dags reserialize``): over HTTP, an event
            with the secret header is 200 ``recorded``, the same again 200 ``duplicate``, a wrong secret 401; then
-           the metadata DB holds exactly one asset event with that extra and the DAG queued on it; the secret is in
-           no answer and not in the API server's output
+           the metadata DB holds exactly one asset event with that extra and the DAG queued on it; then, the API
+           server still up (it serves the Task SDK's execution API), this venv's ``airflow scheduler``
+           (LocalExecutor, ``--skip-serve-logs``) and ``airflow dag-processor`` on the same DB: within 180 s exactly
+           one run of that DAG, success, triggered by that event, whose task's XCom shows the event's identifier and
+           the asset's metadata fetched from the stand-in through the hook (client credentials); the secret is in no
+           answer and in no output of the API server, scheduler, DAG processor or task logs
 """
 
 from __future__ import annotations
@@ -82,6 +86,28 @@ with create_session() as session:
 print("RESULT=" + json.dumps({"asset": asset is not None, "events": [{"id": e.id, "extra": e.extra} for e in events],
                               "queued": sorted(queued), "deliveries": deliveries}))
 """
+# The runs of the webhook DAG: state, the asset events each consumed, its task's XCom (return_value).
+WEBHOOK_RUNS = """
+import json
+from sqlalchemy import select
+from airflow.models.dagrun import DagRun
+from airflow.models.xcom import XComModel
+from airflow.utils.session import create_session
+found = []
+with create_session() as session:
+    for run in session.scalars(select(DagRun).where(DagRun.dag_id == DAG_ID)).all():
+        xcom = session.scalars(select(XComModel).where(
+            XComModel.dag_id == DAG_ID, XComModel.run_id == run.run_id,
+            XComModel.task_id == "fetch_metadata", XComModel.key == "return_value")).first()
+        value = XComModel.deserialize_value(xcom) if xcom is not None else None
+        if isinstance(value, str):
+            value = json.loads(value)
+        found.append({"run_id": run.run_id, "state": getattr(run.state, "value", run.state),
+                      "consumed": sorted(event.id for event in run.consumed_asset_events), "xcom": value})
+print("RESULT=" + json.dumps(found, default=str))
+"""
+WEBHOOK_RUN_SECONDS = 180
+TERMINAL_RUN_STATES = ("success", "failed")
 TWO_LINE_DAGS = {
     "orangelogic_token_exchange": "token_exchange_dag",
     "orangelogic_token_refresh": "token_refresh_dag",
@@ -232,64 +258,115 @@ def token_status(box: Any) -> dict[str, Any]:
     return result_line(box.python(code).stdout)
 
 
-@contextlib.contextmanager
-def api_server(box: Any, log_path: Path, secret: str) -> Iterator[str]:
-    """This venv's ``airflow api-server`` on 127.0.0.1 (a free port, 1 worker, the sandbox's DB); its URL.
+def control_plane_env(box: Any) -> tuple[str, dict[str, str]]:
+    """The environment the API server, scheduler and DAG processor share (tests/e2e/deployment.py's embedded
+    deployment: LocalExecutor on the sandbox's SQLite DB), and the API server's URL (127.0.0.1, a free port).
 
-    No Airflow login is used (the webhook route has none), so no user or token is set up. Stopped on leaving,
-    whatever happened: SIGTERM to its process group, SIGKILL after 15 s.
+    The scheduler signs the tokens tasks present on the execution API with the JWT secret; the API server checks
+    them, so both get the same one.
     """
-    import requests
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     env = {
         **box.env,
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__API__BASE_URL": url,
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
         "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        # A task's execution API calls time out after 5 s by default; a busy machine answers later (e2e harness).
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
     }
-    command = [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)]
+    env.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"{url}/execution/")
+    return url, env
+
+
+def redacted_tail(log_path: Path, hidden: tuple[str, ...], lines: int = 25) -> str:
+    text = log_path.read_text(errors="replace") if log_path.exists() else "(no output)"
+    for value in hidden:
+        text = text.replace(value, "***")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def airflow_process(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m airflow <args>`` of this venv in its own process group, output to *log_path*.
+
+    Stopped on leaving, whatever happened: SIGTERM to its process group, SIGKILL after 15 s, then SIGKILL to
+    whatever of the group outlived it (LocalExecutor workers, task supervisors).
+    """
     with log_path.open("ab") as log:  # the child has its own copy of the descriptor
-        server = subprocess.Popen(  # noqa: S603 - this interpreter, our own arguments
-            [*command, "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(  # noqa: S603 - this interpreter, our own arguments
+            [sys.executable, "-m", "airflow", *args], env=env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-
-    def tail() -> str:
-        text = log_path.read_text(errors="replace").replace(secret, "***")
-        return "\n".join(text.splitlines()[-25:])
-
     try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # anything of its group that outlived it
+
+
+@contextlib.contextmanager
+def api_server(url: str, env: dict[str, str], log_path: Path, hidden: tuple[str, ...]) -> Iterator[str]:
+    """This venv's ``airflow api-server`` at *url* (1 worker, *env* from ``control_plane_env``); its URL.
+
+    No Airflow login is used (the webhook route has none), so no user or token is set up. Stopped on leaving
+    (``airflow_process``).
+    """
+    import requests
+
+    port = url.rsplit(":", 1)[1]
+    command = ["api-server", "--host", "127.0.0.1", "--port", port, "--workers", "1"]
+    with airflow_process(command, env, log_path) as server:
         deadline = time.monotonic() + 120
         while True:
             if server.poll() is not None:
-                raise CheckFailed(f"airflow api-server exited {server.returncode}:\n{tail()}")
+                raise CheckFailed(f"airflow api-server exited {server.returncode}:\n{redacted_tail(log_path, hidden)}")
             try:
                 if requests.get(f"{url}/api/v2/monitor/health", timeout=5).status_code == 200:
                     break
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                raise CheckFailed(f"airflow api-server not healthy within 120 s:\n{tail()}")
+                raise CheckFailed(f"airflow api-server not healthy within 120 s:\n{redacted_tail(log_path, hidden)}")
             time.sleep(0.5)
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=15)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)  # anything of its group that outlived it
+
+
+def wait_for_webhook_run(
+    box: Any, dag_id: str, processes: dict[str, tuple[subprocess.Popen[bytes], Path]], hidden: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Poll the metadata DB until every run of *dag_id* is finished (and there is one); its runs."""
+    deadline = time.monotonic() + WEBHOOK_RUN_SECONDS
+    runs: list[dict[str, Any]] = []
+    while True:
+        for name, (process, log_path) in processes.items():
+            if process.poll() is not None:
+                raise CheckFailed(f"airflow {name} exited {process.returncode}:\n{redacted_tail(log_path, hidden)}")
+        runs = result_line(box.python(WEBHOOK_RUNS.replace("DAG_ID", repr(dag_id))).stdout)
+        if runs and all(run["state"] in TERMINAL_RUN_STATES for run in runs):
+            return runs
+        if time.monotonic() > deadline:
+            states = [run["state"] for run in runs]
+            tails = "\n".join(
+                f"--- {name}:\n{redacted_tail(path, hidden, 15)}" for name, (_, path) in processes.items()
+            )
+            raise CheckFailed(f"no finished run of {dag_id} within {WEBHOOK_RUN_SECONDS} s (runs: {states}):\n{tails}")
+        time.sleep(2)
 
 
 def run_lifecycle(box: Any, lock_dir: Path, record: Callable[..., None]) -> None:
@@ -425,28 +502,32 @@ def run_lifecycle(box: Any, lock_dir: Path, record: Callable[..., None]) -> None
             import requests
 
             secret = secrets.token_urlsafe(32)
+            hidden = (secret, client_secret)
             box.add_connection(
                 WEBHOOK_CONN_ID,
                 conn_type="orangelogic",
                 host=stand_in.url,
                 login=CLIENT_ID,
                 password=client_secret,
-                extra={"redirect_uri": REDIRECT_URI, "webhook_secret": secret},
+                # Client credentials: the DAG's task gets its own token (no exchange was made for this connection).
+                extra={"redirect_uri": REDIRECT_URI, "webhook_secret": secret, "auth_mode": "client_credentials"},
             )
             # The DAG scheduled on orangelogic://<conn>/created into the DB, so that the asset exists.
             box.airflow("dags", "reserialize")
             dag_id = f"orangelogic_created_{WEBHOOK_CONN_ID}"
-            identifier = "COMPAT-WH-" + secrets.token_hex(4).upper()
+            # An asset of the stand-in's catalogue (OL0000001..OL0000063), so that the task finds its metadata.
+            identifier = f"OL{secrets.randbelow(63) + 1:07d}"
             event = {
-                "EventID": f"evt-{identifier}",
+                "EventID": f"evt-compat-{secrets.token_hex(6)}",
                 "EventType": "Asset.Created",
                 "SystemIdentifier": identifier,
                 "RecordID": "4242",
                 "Timestamp": "2026-12-07T10:00:00Z",
             }
             body = json.dumps(event).encode()
-            log_path = box.home.parent / "api-server.log"
-            with api_server(box, log_path, secret) as url:
+            logs = {name: box.home.parent / f"{name}.log" for name in ("api-server", "scheduler", "dag-processor")}
+            url, env = control_plane_env(box)
+            with api_server(url, env, logs["api-server"], hidden):
                 endpoint = f"{url}/orangelogic/webhooks/{WEBHOOK_CONN_ID}"
 
                 def post(presented: str) -> Any:
@@ -454,26 +535,60 @@ def run_lifecycle(box: Any, lock_dir: Path, record: Callable[..., None]) -> None
                     return requests.post(endpoint, data=body, headers=headers, timeout=60)
 
                 answers = [post(secret), post(secret), post("wrong-" + secrets.token_urlsafe(32))]
-            texts = [answer.text for answer in answers]
-            expect(not any(secret in text for text in texts), "the secret is in an answer")
-            got = [(a.status_code, a.json().get("outcome") if a.status_code == 200 else None) for a in answers]
-            expect(got == [(200, "recorded"), (200, "duplicate"), (401, None)], f"answers {got}: {texts}")
-            expect(secret not in log_path.read_text(errors="replace"), "the secret is in the API server's output")
-            uri = answers[0].json()["asset"]
-            found = result_line(box.python(WEBHOOK_DB.replace("ASSET_URI", repr(uri))).stdout)
-            expect(found["asset"], f"no asset {uri} in the metadata DB")
-            expect(len(found["events"]) == 1, f"{len(found['events'])} asset events on the asset, expected 1")
-            (recorded,) = found["events"]
-            expect(recorded["id"] == answers[0].json().get("asset_event_id"), f"event {recorded} not the one answered")
-            wanted = {"event_id": event["EventID"], "identifier": identifier, "record_id": "4242", "source": "webhook"}
-            expect(
-                all(recorded["extra"].get(k) == v for k, v in wanted.items()), f"the event's extra: {recorded['extra']}"
-            )
-            expect(found["queued"] == [dag_id], f"queued on the asset: {found['queued']}, expected [{dag_id}]")
-            expect(found["deliveries"] == 1, f"{found['deliveries']} rows in orangelogic_webhook_delivery")
+                texts = [answer.text for answer in answers]
+                expect(not any(secret in text for text in texts), "the secret is in an answer")
+                got = [(a.status_code, a.json().get("outcome") if a.status_code == 200 else None) for a in answers]
+                expect(got == [(200, "recorded"), (200, "duplicate"), (401, None)], f"answers {got}: {texts}")
+                uri = answers[0].json()["asset"]
+                # Before any scheduler runs: the event recorded once and the DAG queued on it.
+                found = result_line(box.python(WEBHOOK_DB.replace("ASSET_URI", repr(uri))).stdout)
+                expect(found["asset"], f"no asset {uri} in the metadata DB")
+                expect(len(found["events"]) == 1, f"{len(found['events'])} asset events on the asset, expected 1")
+                (recorded,) = found["events"]
+                answered = answers[0].json().get("asset_event_id")
+                expect(recorded["id"] == answered, f"event {recorded} not the one answered")
+                wanted = {"event_id": event["EventID"], "identifier": identifier, "record_id": "4242"}
+                wanted["source"] = "webhook"
+                expect(
+                    all(recorded["extra"].get(k) == v for k, v in wanted.items()),
+                    f"the event's extra: {recorded['extra']}",
+                )
+                expect(found["queued"] == [dag_id], f"queued on the asset: {found['queued']}, expected [{dag_id}]")
+                expect(found["deliveries"] == 1, f"{found['deliveries']} rows in orangelogic_webhook_delivery")
+                # The queued DAG runs: scheduler (LocalExecutor; its log server would listen on every interface)
+                # and DAG processor, stopped (process groups killed) before the API server.
+                started = time.monotonic()
+                with (
+                    airflow_process(["scheduler", "--skip-serve-logs"], env, logs["scheduler"]) as scheduler,
+                    airflow_process(["dag-processor"], env, logs["dag-processor"]) as processor,
+                ):
+                    processes = {
+                        "scheduler": (scheduler, logs["scheduler"]),
+                        "dag-processor": (processor, logs["dag-processor"]),
+                    }
+                    runs = wait_for_webhook_run(box, dag_id, processes, hidden)
+                waited = time.monotonic() - started
+            for name, path in logs.items():
+                expect(not any(h in path.read_text(errors="replace") for h in hidden), f"a secret is in the {name} log")
+            task_logs = sorted(p for p in box.log_folder.rglob("*") if p.is_file() and dag_id in str(p))
+            leaked = [p.name for p in task_logs if any(h in p.read_text(errors="replace") for h in hidden)]
+            expect(not leaked, f"a secret is in {len(leaked)} task log file(s)")
+            expect(len(runs) == 1, f"{len(runs)} runs of {dag_id}: {[r['state'] for r in runs]}, expected 1")
+            (run,) = runs
+            if run["state"] != "success":
+                failed = "\n".join(redacted_tail(path, hidden, 15) for path in task_logs[-2:])
+                raise CheckFailed(f"the run of {dag_id} ended {run['state']}:\n{failed}")
+            expect(run["consumed"] == [recorded["id"]], f"the run consumed events {run['consumed']}, not the recorded")
+            fetched = run["xcom"]
+            expect(isinstance(fetched, list) and len(fetched) == 1, f"the task's XCom: {str(fetched)[:300]}")
+            saw = fetched[0].get("extra", {}).get("identifier")
+            metadata = fetched[0].get("metadata") or {}
+            expect(saw == identifier, f"the task saw identifier {saw!r}, expected {identifier!r}")
+            expect(metadata.get("SystemIdentifier") == identifier, f"metadata fetched: {str(metadata)[:300]}")
             return (
                 f"POST 200 recorded, replay 200 duplicate, wrong secret 401; 1 asset event with extra "
-                f"identifier={identifier}, DAG {dag_id} queued"
+                f"identifier={identifier}, DAG {dag_id} queued; DAG run success ({waited:.0f} s after the scheduler "
+                f"started), saw identifier={saw} and fetched its metadata ({metadata.get('MediaType')})"
             )
 
         steps = (("exchange", exchange), ("refresh", refresh), ("search", search), ("storage", storage))
