@@ -2,7 +2,7 @@
 # The compatibility matrix: the built wheel on the newest patch of each supported Airflow minor
 # (3.0.6, 3.1.8, 3.2.2, 3.3.2), each in a clean uv venv, checked for registration, imports, the
 # connection form, the [orangelogic] config, the token lifecycle on SQLite against the stand-in, and
-# the webhook route on that venv's own API server.
+# a webhook posted to that venv's own API server running the DAG scheduled on its asset.
 # Prints a table (docs/compatibility.md holds one from a real run).
 #
 #   ./scripts/compat.sh                  # all four minors, each from its committed resolution (constraints/)
