@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_orangelogic.compat import BaseOperator
-from airflow_provider_orangelogic.operators.search_to_storage import LOCAL_PROTOCOLS, _integer, _storage_path
+from airflow_provider_orangelogic.operators.storage import atomic_write, rendered_integer, storage_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -21,7 +19,7 @@ class StorageDestination:
     """An ``api.files_out.Destination`` on an ``ObjectStoragePath`` (file://, s3://, gs://, ...).
 
     Each file is written to a hidden temporary object beside its final name and moved onto it once complete (a
-    rename on a local disk, a server-side copy on object stores), as ``write_json_lines`` does.
+    rename on a local disk, a server-side copy on object stores), as ``write_json_lines`` does (``atomic_write``).
     """
 
     def __init__(self, base: ObjectStoragePath) -> None:
@@ -30,26 +28,8 @@ class StorageDestination:
     def location(self, name: str) -> str:
         return str(self.base / name)
 
-    @contextlib.contextmanager
-    def open(self, name: str) -> Iterator[IO[bytes]]:
-        final = self.base / name
-        fs = final.fs
-        temporary = (final.parent / f".{final.name}.{uuid.uuid4().hex[:12]}.tmp").path
-        local = final.protocol in LOCAL_PROTOCOLS
-        if local:
-            fs.makedirs(final.parent.path, exist_ok=True)
-        try:
-            with fs.open(temporary, "wb") as out:
-                yield out
-                if local:
-                    out.flush()
-                    os.fsync(out.fileno())
-            fs.mv(temporary, final.path)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                if fs.exists(temporary):
-                    fs.rm(temporary)
-            raise
+    def open(self, name: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        return atomic_write(self.base / name)
 
 
 class OrangeLogicToObjectStorageOperator(BaseOperator):
@@ -128,11 +108,11 @@ class OrangeLogicToObjectStorageOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
 
-        base = _storage_path(self.path, self.storage_conn_id)
-        manifest = _storage_path(self.manifest_path, self.storage_conn_id) if self.manifest_path else None
+        base = storage_path(self.path, self.storage_conn_id)
+        manifest = storage_path(self.manifest_path, self.storage_conn_id) if self.manifest_path else None
         hook = OrangeLogicHook(self.orangelogic_conn_id)
         formats = _names(self.formats, "formats")
-        concurrency = _integer("concurrency", self.concurrency)
+        concurrency = rendered_integer("concurrency", self.concurrency)
         identifiers = _names(self.identifiers, "identifiers", required=False)
         if identifiers:
             targets: Any = identifiers

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_orangelogic.compat import BaseOperator
-from airflow_provider_orangelogic.operators.search_to_storage import _integer, _storage_path, write_json_lines
+from airflow_provider_orangelogic.operators.storage import rendered_integer, storage_path, write_json_lines
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -108,7 +108,7 @@ class OrangeLogicUpdateMetadataOperator(BaseOperator):
             subtype=self.subtype,
             action=str(self.action).strip(),
             method=self.method,
-            concurrency=_integer("concurrency", self.concurrency),
+            concurrency=rendered_integer("concurrency", self.concurrency),
             dry_run=_flag("dry_run", self.dry_run),
             fail_fast=_flag("fail_fast", self.fail_fast),
             verify=self.verify,
@@ -118,7 +118,7 @@ class OrangeLogicUpdateMetadataOperator(BaseOperator):
         if result.dry_run:
             summary["calls"] = [r.call.as_dict() for r in result.rows if r.call is not None][:100]
         if _present(self.report_path):
-            report = _storage_path(self.report_path, self.storage_conn_id)
+            report = storage_path(self.report_path, self.storage_conn_id)
             write_json_lines(report, (r.as_dict() for r in result.rows))
             summary["report"] = str(report)
             self.log.info("Wrote the result of every row to %s.", report)
@@ -162,7 +162,7 @@ class OrangeLogicUpdateMetadataOperator(BaseOperator):
             if not isinstance(rows, list):
                 raise ValueError(f"rows must be a list of rows, not {type(rows).__name__}")
             return rows, "rows"
-        path = _storage_path(self.source, self.storage_conn_id)
+        path = storage_path(self.source, self.storage_conn_id)
         kind = self.source_format or _format_of(path.name)
         if kind not in FORMATS:
             raise ValueError(f"source_format must be one of {FORMATS} (or a .jsonl/.csv name), not {kind!r}")

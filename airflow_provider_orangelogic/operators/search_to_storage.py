@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import gzip as gzip_module
-import json
-import os
-import uuid
-from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_orangelogic.compat import BaseOperator
+from airflow_provider_orangelogic.operators.storage import (
+    rendered_integer,
+    storage_path,
+    write_json_lines,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -21,9 +20,6 @@ if TYPE_CHECKING:
 
 # api/search.py's default, spelled out so that parsing a DAG using this operator does not import requests.
 DEFAULT_FIELDS = ("SystemIdentifier", "Title", "MediaType")
-LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
-# Lines are written in batches of about this many bytes: one write per batch, not per asset.
-WRITE_BATCH_BYTES = 1 << 20
 
 
 class OrangeLogicSearchToStorageOperator(BaseOperator):
@@ -110,7 +106,7 @@ class OrangeLogicSearchToStorageOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_orangelogic.hooks.orangelogic import OrangeLogicHook
 
-        destination = _storage_path(self.path, self.storage_conn_id)
+        destination = storage_path(self.path, self.storage_conn_id)
         compress = destination.name.endswith(".gz") if self.gzip is None else bool(self.gzip)
         pages = 0
 
@@ -122,8 +118,8 @@ class OrangeLogicSearchToStorageOperator(BaseOperator):
         assets = OrangeLogicHook(self.orangelogic_conn_id).search(
             self.query,
             fields=_field_list(self.fields),
-            page_size=_integer("page_size", self.page_size),
-            concurrency=_integer("concurrency", self.concurrency),
+            page_size=rendered_integer("page_size", self.page_size),
+            concurrency=rendered_integer("concurrency", self.concurrency),
             on_page=count_page,
             modified=window,
         )
@@ -163,62 +159,6 @@ class OrangeLogicSearchToStorageOperator(BaseOperator):
         return ModifiedWindow(start, end, date_field=str(self.date_field).strip(), template=self.window_template)
 
 
-def write_json_lines(destination: ObjectStoragePath, records: Iterable[Any], *, gzip: bool = False) -> int:
-    """Write ``records`` to ``destination``, one JSON object per line, atomically; returns how many.
-
-    Written to a temporary object beside the destination, then moved onto it (a rename on a local
-    disk; a server-side copy, which appears whole, on object stores). On any failure, including one
-    raised while iterating ``records``, the temporary object is removed and the destination is left
-    as it was.
-    """
-    fs = destination.fs
-    temporary = (destination.parent / f".{destination.name}.{uuid.uuid4().hex[:12]}.tmp").path
-    local = destination.protocol in LOCAL_PROTOCOLS
-    if local:
-        fs.makedirs(destination.parent.path, exist_ok=True)
-    count = 0
-    try:
-        with fs.open(temporary, "wb") as raw:
-            # No name or time in the gzip header: the same assets give the same bytes.
-            sink = gzip_module.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if gzip else nullcontext(raw)
-            with sink as out:
-                batch: list[bytes] = []
-                size = 0
-                for record in records:
-                    line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
-                    batch.append(line)
-                    size += len(line)
-                    count += 1
-                    if size >= WRITE_BATCH_BYTES:
-                        out.write(b"".join(batch))
-                        batch, size = [], 0
-                if batch:
-                    out.write(b"".join(batch))
-            if local:  # on disk before the rename makes it visible
-                raw.flush()
-                os.fsync(raw.fileno())
-        fs.mv(temporary, destination.path)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            if fs.exists(temporary):
-                fs.rm(temporary)
-        raise
-    return count
-
-
-def _storage_path(path: Any, conn_id: str | None) -> ObjectStoragePath:
-    from airflow.sdk import ObjectStoragePath
-
-    if isinstance(path, ObjectStoragePath):
-        return path
-    if not isinstance(path, str) or not path.strip():
-        raise ValueError(f"path must be an ObjectStoragePath or a URL such as file:///data/assets.jsonl, not {path!r}")
-    text = path.strip()
-    if "://" not in text:
-        raise ValueError(f"path {text!r} has no scheme: write file://{text} for a local file, or s3://, gs://, ...")
-    return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
-
-
 def _moment(name: str, value: Any) -> datetime:
     """A datetime from a datetime or an ISO 8601 string (UTC when it names no zone, as in Airflow)."""
     if isinstance(value, datetime):
@@ -247,15 +187,3 @@ def _field_list(fields: Any) -> list[str]:
     if not names:
         raise ValueError("fields must name at least one field, e.g. SystemIdentifier")
     return names
-
-
-def _integer(name: str, value: Any) -> int:
-    """An int from an int or from the string a template renders it to ("100")."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if isinstance(value, int):
-        return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None

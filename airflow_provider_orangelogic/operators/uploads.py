@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_orangelogic.compat import AirflowFailException, BaseOperator
-from airflow_provider_orangelogic.operators.search_to_storage import _integer, _storage_path, write_json_lines
+from airflow_provider_orangelogic.operators.storage import rendered_integer, storage_path, write_json_lines
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -111,13 +111,13 @@ class ObjectStorageToOrangeLogicOperator(BaseOperator):
             upload_mode=self.upload_mode,
             multipart_threshold=self.multipart_threshold,
             chunk_size=self.chunk_size,
-            concurrency=_integer("concurrency", self.concurrency),
+            concurrency=rendered_integer("concurrency", self.concurrency),
             checkpoints=VariableCheckpoints(self.orangelogic_conn_id) if self.resume else None,
         )
         rows = [result.as_dict() for result in results]
         report = None
         if self.report_path:
-            destination = _storage_path(self.report_path, self.storage_conn_id)
+            destination = storage_path(self.report_path, self.storage_conn_id)
             write_json_lines(destination, rows)
             report = str(destination)
             self.log.info("Wrote the upload report to %s.", report)
@@ -154,7 +154,7 @@ class ObjectStorageToOrangeLogicOperator(BaseOperator):
         given = self.source if isinstance(self.source, (list, tuple)) else [self.source]
         sources = []
         for item in given:
-            path = _storage_path(item, self.storage_conn_id)
+            path = storage_path(item, self.storage_conn_id)
             if path.is_dir():
                 files = path.rglob("*") if self.recursive else path.iterdir()
                 sources.extend(_source(UploadSource, child) for child in sorted(files, key=str) if child.is_file())

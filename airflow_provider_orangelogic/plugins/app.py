@@ -324,12 +324,10 @@ def webhook_secret(connection_id: str, action: str, request: Request, user: GetU
         return views.hook_for(connection_id).settings.webhook_secret
 
     try:
-        read_effective()
         if action == "retire":
             webhook_secrets.retire(connection_id, read_effective)
         else:
-            kept_old = bool((read_effective() or "").split())
-            secret = webhook_secrets.rotate(connection_id, read_effective)
+            secret, kept_old = webhook_secrets.rotate(connection_id, read_effective)
     except AirflowNotFoundException:
         return _message(404, "No such connection", f"There is no connection {connection_id}; nothing was changed.")
     except (OrangeLogicError, webhook_secrets.RotationRefused) as err:

@@ -45,15 +45,15 @@ def retired(current: tuple[str, ...]) -> tuple[str, ...]:
     return current[:1]
 
 
-def rotate(conn_id: str, read_effective: Callable[[], str | None]) -> str:
-    """Put a new secret in front of the connection's current one; returns the new secret.
+def rotate(conn_id: str, read_effective: Callable[[], str | None]) -> tuple[str, bool]:
+    """Put a new secret in front of the connection's current one: (the new secret, whether an old one stays valid).
 
     ``read_effective`` reads the field through Airflow's connection lookup (secrets backend, environment, then
     DB), as the webhook route does.
     """
     fresh = new_secret()
-    _change(conn_id, read_effective, lambda current: rotated(current, fresh))
-    return fresh
+    before = _change(conn_id, read_effective, lambda current: rotated(current, fresh))
+    return fresh, bool(before.split())
 
 
 def retire(conn_id: str, read_effective: Callable[[], str | None]) -> None:
@@ -61,7 +61,8 @@ def retire(conn_id: str, read_effective: Callable[[], str | None]) -> None:
     _change(conn_id, read_effective, retired)
 
 
-def _change(conn_id: str, read_effective: Callable[[], str | None], change: Callable[[tuple[str, ...]], Any]) -> None:
+def _change(conn_id: str, read_effective: Callable[[], str | None], change: Callable[[tuple[str, ...]], Any]) -> str:
+    """Apply ``change`` to the stored secrets, checked before and after against what Airflow reads; the old field."""
     outside = RotationRefused(
         f"The connection {conn_id} is defined outside Airflow's metadata DB (an AIRFLOW_CONN_ environment "
         "variable or a secrets backend), which the page cannot change. Nothing was changed: set webhook_secret "
@@ -72,6 +73,7 @@ def _change(conn_id: str, read_effective: Callable[[], str | None], change: Call
         # Something in front of the DB defines the same value: the write cannot take effect. Undo it.
         _write(conn_id, None, lambda _current: tuple(before.split()), outside)
         raise outside
+    return before
 
 
 def _write(

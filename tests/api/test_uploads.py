@@ -21,8 +21,7 @@ from airflow_provider_orangelogic.api.uploads import UploadError, upload_files
 from airflow_provider_orangelogic.core.errors import OrangeLogicAPIError
 from airflow_provider_orangelogic.core.retry import RetryPolicy
 from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
-from airflow_provider_orangelogic.testing.stand_in.messages import Request
-from airflow_provider_orangelogic.testing.stand_in.uploads import multipart_form
+from airflow_provider_orangelogic.testing.stand_in.messages import Request, multipart_form
 
 TOKEN = "upload-test-bearer-token"
 CHUNK = 2 * CHUNK_ALIGNMENT

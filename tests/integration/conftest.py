@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import textwrap
+from collections.abc import Iterator
 
 import pytest
 
@@ -22,17 +24,30 @@ REDIRECT_URI = "http://127.0.0.1:8080/orangelogic/callback"
 ACCESS_LIFETIME = 6 * 3600
 
 
-@pytest.fixture(scope="session")
-def stand_in():
-    config = StandInConfig(
+def stand_in_config(**changes) -> StandInConfig:
+    """The suite's OAuth client (ID, secret, redirect URI, access lifetime) with a test's own settings."""
+    return StandInConfig(
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         redirect_uris=(REDIRECT_URI,),
         access_lifetime=ACCESS_LIFETIME,
-        catalogue_size=1000,
-        strict=True,
+        **changes,
     )
-    with OrangeLogicStandIn(config) as server:
+
+
+@pytest.fixture(scope="session")
+def stand_in():
+    with OrangeLogicStandIn(stand_in_config(catalogue_size=1000, strict=True)) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def authorized_stand_in(box: AirflowSandbox, conn_id: str, **config_changes) -> Iterator[OrangeLogicStandIn]:
+    """A stand-in of its own, with ``conn_id`` in ``box`` pointing at it and authorized (a code exchanged)."""
+    with OrangeLogicStandIn(stand_in_config(**config_changes)) as server:
+        add_orangelogic_connection(box, conn_id, server.url)
+        code = authorize_in_browser(hook_call(box, conn_id, "get_authorization_url()"))
+        hook_call(box, conn_id, f"exchange_code({code!r})")
         yield server
 
 

@@ -12,18 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
 from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
 from airflow_provider_orangelogic.testing.stand_in.catalogue import asset
 from airflow_provider_orangelogic.testing.stand_in.files import rendition_blocks, rendition_size
 from tests.integration.conftest import (
-    ACCESS_LIFETIME,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    REDIRECT_URI,
-    add_orangelogic_connection,
-    authorize_in_browser,
-    hook_call,
+    authorized_stand_in,
 )
 
 pytestmark = pytest.mark.integration
@@ -54,19 +47,8 @@ def run(tmp_path_factory):
     (dags / "orangelogic_files_out.py").write_text(DAG_FILE)
     box = AirflowSandbox(tmp_path_factory.mktemp("files_out_home"), dags)
     box.migrate()
-    config = StandInConfig(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        redirect_uris=(REDIRECT_URI,),
-        access_lifetime=ACCESS_LIFETIME,
-        catalogue_size=20,
-        on_demand_pending=2,
-    )
     base = tmp_path_factory.mktemp("files_out_landing")
-    with OrangeLogicStandIn(config) as stand_in:
-        add_orangelogic_connection(box, CONN_ID, stand_in.url)
-        code = authorize_in_browser(hook_call(box, CONN_ID, "get_authorization_url()"))
-        hook_call(box, CONN_ID, f"exchange_code({code!r})")
+    with authorized_stand_in(box, CONN_ID, catalogue_size=20, on_demand_pending=2) as stand_in:
         before = stand_in.counters()
         stand_in.add_fault("download", "expired_link", count=1)  # the first download finds its link expired
         result = box.dags_test(DAG_ID, {"base_path": base.as_uri()}, logical_date="2026-12-01")

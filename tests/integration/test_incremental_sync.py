@@ -14,17 +14,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
 from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
 from airflow_provider_orangelogic.testing.stand_in.catalogue import asset, edited_at
 from tests.integration.conftest import (
-    ACCESS_LIFETIME,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    REDIRECT_URI,
-    add_orangelogic_connection,
-    authorize_in_browser,
-    hook_call,
+    authorized_stand_in,
 )
 
 pytestmark = pytest.mark.integration
@@ -50,18 +43,8 @@ def runs(tmp_path_factory):
     (dags / "orangelogic_incremental.py").write_text(DAG_FILE)
     box = AirflowSandbox(tmp_path_factory.mktemp("incremental_home"), dags)
     box.migrate()
-    config = StandInConfig(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        redirect_uris=(REDIRECT_URI,),
-        access_lifetime=ACCESS_LIFETIME,
-        catalogue_size=ASSETS,
-    )
     base = tmp_path_factory.mktemp("incremental_landing")
-    with OrangeLogicStandIn(config) as stand_in:
-        add_orangelogic_connection(box, CONN_ID, stand_in.url)
-        code = authorize_in_browser(hook_call(box, CONN_ID, "get_authorization_url()"))
-        hook_call(box, CONN_ID, f"exchange_code({code!r})")
+    with authorized_stand_in(box, CONN_ID, catalogue_size=ASSETS):
         results = []
         for logical_date in ("2020-02-07", "2020-02-08", "2020-02-07"):
             box.dags_test(DAG_ID, {"base_path": base.as_uri()}, logical_date=logical_date)

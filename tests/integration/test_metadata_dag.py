@@ -15,16 +15,11 @@ import pytest
 import requests
 
 from airflow_provider_orangelogic.core import endpoints
-from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
+from airflow_provider_orangelogic.testing import OrangeLogicStandIn
 from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
 from tests.integration.conftest import (
-    ACCESS_LIFETIME,
-    CLIENT_ID,
     CLIENT_SECRET,
-    REDIRECT_URI,
-    add_orangelogic_connection,
-    authorize_in_browser,
-    hook_call,
+    authorized_stand_in,
 )
 
 pytestmark = pytest.mark.integration
@@ -68,18 +63,7 @@ def runs(tmp_path_factory):
         writer = csv.writer(out)
         writer.writerow(CSV_HEADER)
         writer.writerows(CSV_ROWS)
-    config = StandInConfig(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        redirect_uris=(REDIRECT_URI,),
-        access_lifetime=ACCESS_LIFETIME,
-        catalogue_size=100,
-        bearer_tokens=(READER,),
-    )
-    with OrangeLogicStandIn(config) as stand_in:
-        add_orangelogic_connection(box, CONN_ID, stand_in.url)
-        code = authorize_in_browser(hook_call(box, CONN_ID, "get_authorization_url()"))
-        hook_call(box, CONN_ID, f"exchange_code({code!r})")
+    with authorized_stand_in(box, CONN_ID, catalogue_size=100, bearer_tokens=(READER,)) as stand_in:
         first = box.dags_test(DAG_ID, {"source": jsonl.as_uri()}, check=False)
         jsonl_summary = xcom(box, "summary")
         before_storm = stand_in.counters()

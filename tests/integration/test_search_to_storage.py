@@ -14,16 +14,13 @@ import sqlite3
 import pytest
 
 from airflow_provider_orangelogic.dags.search_to_storage import DEFAULT_FIELDS
-from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
+from airflow_provider_orangelogic.testing import OrangeLogicStandIn
 from airflow_provider_orangelogic.testing.stand_in.catalogue import asset
 from tests.integration.conftest import (
-    ACCESS_LIFETIME,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    REDIRECT_URI,
     add_orangelogic_connection,
     authorize_in_browser,
     hook_call,
+    stand_in_config,
 )
 
 pytestmark = pytest.mark.integration
@@ -34,13 +31,7 @@ ASSETS = 100_000
 
 @pytest.fixture(scope="module")
 def big_stand_in():
-    config = StandInConfig(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        redirect_uris=(REDIRECT_URI,),
-        access_lifetime=ACCESS_LIFETIME,
-        catalogue_size=ASSETS,
-    )
+    config = stand_in_config(catalogue_size=ASSETS)
     with OrangeLogicStandIn(config) as server:
         yield server
 

@@ -18,16 +18,10 @@ import time
 
 import pytest
 
-from airflow_provider_orangelogic.testing import OrangeLogicStandIn, StandInConfig
+from airflow_provider_orangelogic.testing import OrangeLogicStandIn
 from airflow_provider_orangelogic.testing.sandbox import AirflowSandbox
 from tests.integration.conftest import (
-    ACCESS_LIFETIME,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    REDIRECT_URI,
-    add_orangelogic_connection,
-    authorize_in_browser,
-    hook_call,
+    authorized_stand_in,
     latest_xcom,
 )
 
@@ -54,13 +48,7 @@ def deployment(tmp_path_factory):
     (dags / "orangelogic_upload.py").write_text(DAG_FILE)
     box = AirflowSandbox(tmp_path_factory.mktemp("upload_home"), dags)
     box.migrate()
-    config = StandInConfig(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=(REDIRECT_URI,), access_lifetime=ACCESS_LIFETIME
-    )
-    with OrangeLogicStandIn(config) as stand_in:
-        add_orangelogic_connection(box, CONN_ID, stand_in.url)
-        code = authorize_in_browser(hook_call(box, CONN_ID, "get_authorization_url()"))
-        hook_call(box, CONN_ID, f"exchange_code({code!r})")
+    with authorized_stand_in(box, CONN_ID) as stand_in:
         yield box, stand_in
 
 

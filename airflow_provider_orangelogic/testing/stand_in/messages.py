@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,3 +74,48 @@ def json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("body must be a JSON object")
     return data
+
+
+_BOUNDARY_RE = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
+_DISPOSITION_RE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+class MalformedBody(ValueError):
+    """A request body that cannot be read as the form it says it is (answered 400)."""
+
+
+def multipart_form(request: Request) -> tuple[dict[str, str], dict[str, bytes]]:
+    """The text fields and the file parts (by field name) of a multipart/form-data body; empty otherwise."""
+    content_type = request.headers.get("Content-Type") or ""
+    match = _BOUNDARY_RE.search(content_type)
+    if not content_type.lower().startswith("multipart/form-data") or match is None:
+        return {}, {}
+    delimiter = b"\r\n--" + match.group(1).encode("latin-1")
+    body = b"\r\n" + request.body  # every delimiter, the first one too, then starts with CRLF
+    fields: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    view = memoryview(body)
+    position = body.find(delimiter)
+    while position != -1:
+        start = position + len(delimiter)
+        if body.startswith(b"--", start):
+            return fields, files
+        end = body.find(delimiter, start)
+        if end == -1:
+            break
+        head_end = body.find(b"\r\n\r\n", start, end)
+        if head_end == -1:
+            raise MalformedBody("the multipart body is malformed (a part without headers)")
+        lines = body[start:head_end].decode("utf-8", "replace").split("\r\n")
+        disposition = next((line for line in lines if line.lower().startswith("content-disposition")), "")
+        attributes = {key.lower(): value for key, value in _DISPOSITION_RE.findall(disposition)}
+        name = attributes.get("name")
+        if name is None:
+            raise MalformedBody("a multipart part has no name")
+        content = view[head_end + 4 : end]
+        if "filename" in attributes:
+            files[name] = bytes(content)
+        else:
+            fields[name] = str(content, "utf-8", "replace")
+        position = end
+    raise MalformedBody("the multipart body is malformed (no closing boundary)")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +29,13 @@ from airflow_provider_orangelogic.testing.stand_in.assets import md5_of
 from airflow_provider_orangelogic.testing.stand_in.catalogue import search_params
 from airflow_provider_orangelogic.testing.stand_in.faults import Fault
 from airflow_provider_orangelogic.testing.stand_in.messages import (
+    MalformedBody,
     Request,
     Response,
     error_response,
     first_values,
     json_response,
+    multipart_form,
 )
 
 if TYPE_CHECKING:
@@ -63,8 +64,6 @@ IMPORTABLE_FIELDS = frozenset(
     {"CoreField.Title", "CoreField.CaptionLong", "CoreField.Copyright", "CoreField.Keywords", "CoreField.DocDate",
      "CoreField.OtherNum"}
 )  # fmt: skip
-_BOUNDARY_RE = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
-_DISPOSITION_RE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
 class UploadRefused(ValueError):
@@ -112,6 +111,8 @@ def routes(service: StandInService) -> dict[str, dict[str, Any]]:
                 return fault.after(handler(request))
             except UploadRefused as refused:
                 return error_response(refused.status, "invalid_request", str(refused))
+            except MalformedBody as malformed:
+                return error_response(400, "invalid_request", str(malformed))
 
         return handle
 
@@ -331,43 +332,6 @@ def _check_chunk(item: UploadItem, start: int, end: int, total: int, data: bytes
         raise UploadRefused(f"the chunk {start}-{end} carries {len(data)} bytes, not {end - start + 1}")
     if md5 and hashlib.md5(data, usedforsecurity=False).hexdigest() != md5.strip().lower():
         raise UploadRefused(f"the MD5 of chunk {start}-{end} does not match the bytes received")
-
-
-def multipart_form(request: Request) -> tuple[dict[str, str], dict[str, bytes]]:
-    """The text fields and the file parts (by field name) of a multipart/form-data body; empty otherwise."""
-    content_type = request.headers.get("Content-Type") or ""
-    match = _BOUNDARY_RE.search(content_type)
-    if not content_type.lower().startswith("multipart/form-data") or match is None:
-        return {}, {}
-    delimiter = b"\r\n--" + match.group(1).encode("latin-1")
-    body = b"\r\n" + request.body  # every delimiter, the first one too, then starts with CRLF
-    fields: dict[str, str] = {}
-    files: dict[str, bytes] = {}
-    view = memoryview(body)
-    position = body.find(delimiter)
-    while position != -1:
-        start = position + len(delimiter)
-        if body.startswith(b"--", start):
-            return fields, files
-        end = body.find(delimiter, start)
-        if end == -1:
-            break
-        head_end = body.find(b"\r\n\r\n", start, end)
-        if head_end == -1:
-            raise UploadRefused("the multipart body is malformed (a part without headers)")
-        lines = body[start:head_end].decode("utf-8", "replace").split("\r\n")
-        disposition = next((line for line in lines if line.lower().startswith("content-disposition")), "")
-        attributes = {key.lower(): value for key, value in _DISPOSITION_RE.findall(disposition)}
-        name = attributes.get("name")
-        if name is None:
-            raise UploadRefused("a multipart part has no name")
-        content = view[head_end + 4 : end]
-        if "filename" in attributes:
-            files[name] = bytes(content)
-        else:
-            fields[name] = str(content, "utf-8", "replace")
-        position = end
-    raise UploadRefused("the multipart body is malformed (no closing boundary)")
 
 
 def _required(params: dict[str, str], name: str) -> str:
